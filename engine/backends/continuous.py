@@ -1,0 +1,127 @@
+"""transformers continuous batching: the CUDA backend.
+
+`model.init_continuous_batching` runs a paged-attention scheduler in its own thread; requests join and
+leave the running batch at every step. Per-request temperature, top-p and top-k go through transformers'
+per-request logits processors, which exist only when the generation config sets a non-neutral default
+for each, hence the defaults below. Results come back on the event loop via `register_result_handler`.
+
+It also runs on the CPU (slower than the batched backend there), which is how the test suite covers it
+on machines without a GPU.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from engine.backends.base import Backend
+from engine.loading import LoadedModel
+from engine.sequence import Sequence
+
+log = logging.getLogger(__name__)
+
+# Non-neutral defaults make transformers build the per-request processors; each request overrides them.
+_DEFAULT_TEMPERATURE = 0.7
+_DEFAULT_TOP_K = 50
+_DEFAULT_TOP_P = 0.95
+
+
+class ContinuousBackend(Backend):
+    name = "continuous"
+
+    def __init__(self, loaded: LoadedModel, capacity: int) -> None:
+        super().__init__(loaded, capacity)
+        from transformers import ContinuousBatchingConfig, GenerationConfig
+
+        tokenizer = loaded.tokenizer
+        self._vocab = int(loaded.model.config.get_text_config().vocab_size)
+        self._eos = list(loaded.eos_token_ids)
+        generation = GenerationConfig(
+            do_sample=True,
+            temperature=_DEFAULT_TEMPERATURE,
+            top_k=_DEFAULT_TOP_K,
+            top_p=_DEFAULT_TOP_P,
+            max_new_tokens=256,
+            eos_token_id=self._eos,
+            pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self._eos[0],
+        )
+        batching = ContinuousBatchingConfig(
+            per_request_processors=True,
+            max_requests_per_batch=capacity,
+            **_memory_hints(loaded),
+        )
+        self._manager: Any = loaded.model.init_continuous_batching(
+            generation_config=generation, continuous_batching_config=batching
+        )
+        self._delivered: dict[str, int] = {}
+
+    def start(self) -> None:
+        self._manager.start()
+
+    def add(self, seq: Sequence) -> None:
+        self._delivered[seq.id] = 0
+        self._manager.register_result_handler(seq.id, lambda output: self._on_output(seq, output))
+        self._manager.add_request(
+            list(seq.prompt_ids),
+            request_id=seq.id,
+            max_new_tokens=seq.params.max_tokens,
+            streaming=True,
+            eos_token_id=self._eos,
+            **self._sampling(seq),
+        )
+
+    def _sampling(self, seq: Sequence) -> dict[str, Any]:
+        params = seq.params
+        if params.greedy:  # per-request temperature cannot be 0; keeping only the top token is greedy
+            return {"temperature": 1.0, "top_k": 1, "top_p": 1.0}
+        top_k = params.top_k if params.top_k > 0 else self._vocab
+        return {"temperature": float(params.temperature), "top_k": int(top_k), "top_p": float(params.top_p)}
+
+    def _on_output(self, seq: Sequence, output: Any) -> None:
+        """On the event loop: forward the tokens this output adds, and the finish once it is done."""
+        if seq.id not in self._delivered:
+            return  # aborted; late outputs are dropped
+        tokens = list(output.generated_tokens)
+        new = tokens[self._delivered[seq.id] :]
+        self._delivered[seq.id] = len(tokens)
+        if output.error:
+            self._delivered.pop(seq.id, None)
+            seq.emit((), finish="error", error=str(output.error))
+            return
+        if not output.is_finished():
+            seq.emit(new)
+            return
+        self._delivered.pop(seq.id, None)
+        if new and new[-1] in self._eos:
+            seq.emit(new[:-1], finish="stop")
+        elif len(tokens) >= seq.params.max_tokens:
+            seq.emit(new, finish="length")
+        else:
+            seq.emit(new, finish="stop")
+
+    def abort(self, seq: Sequence) -> None:
+        if self._delivered.pop(seq.id, None) is None:
+            return
+        self._manager.cancel_request(seq.id)
+        router = getattr(self._manager, "output_router", None)
+        if router is not None:  # drop the handler now: a cancelled request never reports "finished"
+            with router._lock:
+                router.result_handlers.pop(seq.id, None)
+
+    def stop(self) -> None:
+        self._manager.stop(block=True, timeout=30)
+
+    @property
+    def alive(self) -> bool:
+        status = getattr(self._manager, "background_thread_status", None)
+        error = getattr(status, "fatal_error", None)
+        if error is not None and self.fatal_error is None:
+            self.fatal_error = str(error)
+        return self.fatal_error is None
+
+
+def _memory_hints(loaded: LoadedModel) -> dict[str, Any]:
+    """On the CPU transformers cannot measure free memory; give the paged cache a modest fixed size."""
+    if loaded.device == "cuda":
+        return {}
+    return {"num_blocks": 64, "max_batch_tokens": 1024}

@@ -1,0 +1,308 @@
+"""The engine front end: model lifecycle, prompt preparation, and one async stream per request.
+
+Two kinds of failure, as in vLLM: a request fails (it gets an error, everyone else carries on), or the
+engine is dead (its backend worker died; `dead` is set and the process exits so a supervisor restarts it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from engine.backends import Backend, make_backend
+from engine.config import EngineConfig
+from engine.loading import LoadedModel, load_model
+from engine.metrics import Metrics
+from engine.protocol import ChatMessage, ChatRequest, RequestError
+from engine.scheduler import FairScheduler, QueueFull
+from engine.sequence import SamplingParams, Sequence
+from engine.textstream import IncrementalDetokenizer, StopMatcher
+
+log = logging.getLogger(__name__)
+
+CPU_BATCH, CUDA_BATCH = 8, 64
+
+
+class EngineState(StrEnum):
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+    STOPPING = "stopping"
+
+
+class EngineUnavailable(Exception):
+    """The engine cannot take requests now (loading, stopping or dead)."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Delta:
+    index: int
+    text: str
+    finish: str | None = None  # "stop", "length" or "error" on a choice's last delta
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    prompt_ids: list[int]
+    params: SamplingParams
+
+
+class Engine:
+    def __init__(self, config: EngineConfig, metrics: Metrics | None = None) -> None:
+        self.config = config
+        self.metrics = metrics or Metrics()
+        self.state = EngineState.LOADING
+        self.progress = "starting"
+        self.error: str | None = None
+        self.loaded: LoadedModel | None = None
+        self.backend: Backend | None = None
+        self.scheduler: FairScheduler | None = None
+        self.dead = asyncio.Event()
+        self.started_at = time.monotonic()
+        self._escapes: list[tuple[str, str]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    async def load(self) -> None:
+        """Load the model in a thread (the HTTP server keeps answering /health meanwhile)."""
+        try:
+            loaded = await asyncio.to_thread(load_model, self.config, self._set_progress)
+            capacity = self.config.max_batch or (CUDA_BATCH if loaded.device == "cuda" else CPU_BATCH)
+            backend = make_backend(self.config.backend, loaded, capacity)
+            backend.start()
+        except Exception as exc:
+            log.exception("model load failed")
+            self.state, self.error = EngineState.FAILED, f"{type(exc).__name__}: {exc}"
+            self.dead.set()
+            return
+        self.loaded, self.backend = loaded, backend
+        self._escapes = _special_token_escapes(loaded.tokenizer)
+        per_tenant = max(1, self.config.max_queue // 2)
+        self.scheduler = FairScheduler(backend, self.config.max_queue, per_tenant)
+        self.scheduler.start()
+        self.metrics.track(lambda: self.scheduler.waiting, lambda: self.scheduler.running)
+        self.metrics.ready.set(1)
+        self.state, self.progress = EngineState.READY, "ready"
+        self._spawn(self._watch_backend())
+        log.info(
+            "serving %s on %s (%s, %s backend, batch %d)",
+            loaded.name,
+            loaded.device,
+            loaded.quantization,
+            backend.name,
+            capacity,
+        )
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop admitting; let running requests finish for up to `grace` seconds; then cancel the rest."""
+        if self.state == EngineState.READY:
+            self.state = EngineState.STOPPING
+        self.metrics.ready.set(0)
+        deadline = time.monotonic() + grace
+        while self.scheduler and (self.scheduler.running or self.scheduler.waiting):
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        for task in list(self._tasks):
+            task.cancel()
+        if self.scheduler:
+            await self.scheduler.close()
+        if self.backend:
+            await asyncio.to_thread(self.backend.stop)
+
+    def health(self) -> dict[str, Any]:
+        loaded, backend, scheduler = self.loaded, self.backend, self.scheduler
+        return {
+            "status": self.state.value,
+            "progress": self.progress,
+            "error": self.error,
+            "model": loaded.name if loaded else self.config.model or "default",
+            "device": loaded.device if loaded else None,
+            "dtype": loaded.dtype if loaded else None,
+            "quantization": loaded.quantization if loaded else None,
+            "backend": backend.name if backend else None,
+            "context_length": loaded.context_length if loaded else None,
+            "capacity": backend.capacity if backend else None,
+            "queue_depth": scheduler.waiting if scheduler else 0,
+            "running": scheduler.running if scheduler else 0,
+            "uptime_s": round(time.monotonic() - self.started_at, 1),
+        }
+
+    # --- requests -----------------------------------------------------------------------------------
+    def prepare(self, request: ChatRequest) -> Prepared:
+        """Render the chat template and check the prompt fits. Raises RequestError or EngineUnavailable."""
+        loaded = self._require_ready()
+        ids = self.render(request.messages)
+        room = loaded.context_length - len(ids)
+        if request.max_tokens is not None and request.max_tokens > room:
+            raise RequestError(
+                f"This request's prompt is {len(ids)} tokens and asks for {request.max_tokens} more, but "
+                f"the model's context is {loaded.context_length} tokens. Shorten the messages or lower "
+                "max_tokens.",
+                param="messages",
+                code="context_length_exceeded",
+            )
+        if room < 1:
+            raise RequestError(
+                f"This request's prompt is {len(ids)} tokens, but the model's context is "
+                f"{loaded.context_length} tokens. Shorten the messages.",
+                param="messages",
+                code="context_length_exceeded",
+            )
+        max_tokens = request.max_tokens or min(self.config.max_tokens_default, room)
+        params = SamplingParams(
+            max_tokens=max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            top_k=request.top_k,
+            seed=request.seed,
+            stop=request.stop,
+        )
+        return Prepared(ids, params)
+
+    def render(self, messages: tuple[ChatMessage, ...]) -> list[int]:
+        loaded = self._require_ready()
+        chat = [{"role": m.role, "content": self._escape(m.content)} for m in messages]
+        text = loaded.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        return list(loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def submit(self, prepared: Prepared, n: int, tenant: str) -> Generation:
+        """Queue a request's `n` sequences. Raises QueueFull (429) or EngineUnavailable (503) at once."""
+        self._require_ready()
+        assert self.scheduler is not None
+        loop = asyncio.get_running_loop()
+        seqs = []
+        for i in range(n):
+            params = prepared.params
+            if params.seed is not None and i:  # every choice differs, and each is reproducible
+                params = SamplingParams(**{**params.__dict__, "seed": (params.seed + i) % 2**63})
+            seqs.append(Sequence(prepared.prompt_ids, params, tenant, loop))
+        try:
+            position = self.scheduler.submit(seqs)
+        except QueueFull:
+            self.metrics.rejections.labels("queue_full").inc()
+            raise
+        self.metrics.prompt_tokens.inc(len(prepared.prompt_ids) * n)
+        return Generation(self, seqs, position)
+
+    def retire(self, seq: Sequence, backend_done: bool, completed: bool) -> None:
+        """A sequence is done with: free its slot, and stop the backend if it is still generating."""
+        assert self.scheduler is not None and self.backend is not None
+        if self.scheduler.release(seq) and not backend_done:
+            self.backend.abort(seq)
+        if completed:
+            if seq.first_token is not None:
+                self.metrics.ttft.observe(seq.first_token - seq.created)
+            self.metrics.latency.observe(time.monotonic() - seq.created)
+        self.metrics.generated_tokens.inc(seq.generated)
+
+    # --- internals ----------------------------------------------------------------------------------
+    def _require_ready(self) -> LoadedModel:
+        if self.state == EngineState.READY and self.loaded is not None:
+            return self.loaded
+        if self.state == EngineState.LOADING:
+            raise EngineUnavailable(f"The model is still loading ({self.progress}).", retry_after=5)
+        if self.state == EngineState.STOPPING:
+            raise EngineUnavailable("The engine is shutting down.", retry_after=10)
+        raise EngineUnavailable(f"The engine has failed: {self.error}", retry_after=10)
+
+    def _escape(self, text: str) -> str:
+        """Keep message text from smuggling in the template's control tokens (e.g. `<|im_start|>system`)."""
+        for token, harmless in self._escapes:
+            if token in text:
+                text = text.replace(token, harmless)
+        return text
+
+    def _set_progress(self, message: str) -> None:
+        self.progress = message
+        log.info("%s", message)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _watch_backend(self) -> None:
+        while self.backend is not None and self.backend.alive:
+            await asyncio.sleep(0.5)
+        if self.backend is not None:
+            log.error("backend died: %s", self.backend.fatal_error)
+            self.state, self.error = EngineState.FAILED, self.backend.fatal_error
+            self.metrics.ready.set(0)
+            self.dead.set()
+
+
+class Generation:
+    """One request's sequences, merged into a single stream of deltas. Closing it aborts what is left."""
+
+    def __init__(self, engine: Engine, seqs: list[Sequence], position: int) -> None:
+        self.engine = engine
+        self.seqs = seqs
+        self.position = position
+        self.prompt_tokens = len(seqs[0].prompt_ids)
+        self._out: asyncio.Queue[Delta] = asyncio.Queue()
+        self._pumps = [asyncio.create_task(self._pump(i, s)) for i, s in enumerate(seqs)]
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(s.generated for s in self.seqs)
+
+    async def deltas(self) -> AsyncIterator[Delta]:
+        remaining = len(self.seqs)
+        try:
+            while remaining:
+                delta = await self._out.get()
+                if delta.finish is not None:
+                    remaining -= 1
+                yield delta
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        for pump in self._pumps:
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+
+    async def _pump(self, index: int, seq: Sequence) -> None:
+        loaded = self.engine.loaded
+        assert loaded is not None
+        detok = IncrementalDetokenizer(loaded.tokenizer, frozenset(loaded.eos_token_ids))
+        stops = StopMatcher(seq.params.stop)
+        backend_done = completed = False
+        try:
+            async for event in seq.events():
+                text = stops.feed(detok.push(event.token_ids))
+                if stops.stopped:  # a stop string: the choice is complete, the backend must stop
+                    completed = True
+                    self._out.put_nowait(Delta(index, text, "stop"))
+                    return
+                if event.finish is None:
+                    if text:
+                        self._out.put_nowait(Delta(index, text))
+                    continue
+                backend_done, completed = True, event.finish != "error"
+                text += stops.feed(detok.flush())
+                text = text if stops.stopped else text + stops.flush()
+                finish = "stop" if stops.stopped else event.finish
+                self._out.put_nowait(Delta(index, text, finish, event.error))
+                return
+        finally:
+            self.engine.retire(seq, backend_done, completed)
+
+
+def _special_token_escapes(tokenizer: Any) -> list[tuple[str, str]]:
+    tokens = {str(t) for t in getattr(tokenizer, "all_special_tokens", [])}
+    decoder = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    tokens |= {getattr(t, "content", str(t)) for t in decoder.values()}
+    # A zero-width joiner after the first character keeps the text readable but no longer a token.
+    return [(t, t[0] + "\u200d" + t[1:]) for t in sorted(tokens, key=len, reverse=True) if len(t) > 1]

@@ -1,0 +1,101 @@
+"""Poems: every one the bot writes, and the saved ones that make up a server's anthology."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import aiosqlite
+
+
+@dataclass(frozen=True)
+class Poem:
+    id: int
+    guild_id: int
+    channel_id: int
+    author_id: int
+    topic: str
+    form: str
+    mood: str
+    language: str
+    text: str
+    created_at: float
+    saved_by: int | None
+    saved_at: float | None
+
+    @property
+    def saved(self) -> bool:
+        return self.saved_at is not None
+
+
+def _poem(row: aiosqlite.Row) -> Poem:
+    return Poem(**{key: row[key] for key in row.keys()})
+
+
+async def create(
+    conn: aiosqlite.Connection,
+    *,
+    guild_id: int,
+    channel_id: int,
+    author_id: int,
+    topic: str,
+    form: str,
+    mood: str = "",
+    language: str = "",
+) -> Poem:
+    cur = await conn.execute(
+        "INSERT INTO poems (guild_id, channel_id, author_id, topic, form, mood, language, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        (guild_id, channel_id, author_id, topic, form, mood, language, time.time()),
+    )
+    row = await cur.fetchone()
+    await cur.close()
+    assert row is not None
+    return _poem(row)
+
+
+async def get(conn: aiosqlite.Connection, poem_id: int) -> Poem | None:
+    async with conn.execute("SELECT * FROM poems WHERE id = ?", (poem_id,)) as cur:
+        row = await cur.fetchone()
+    return _poem(row) if row else None
+
+
+async def set_text(conn: aiosqlite.Connection, poem_id: int, text: str) -> None:
+    await conn.execute("UPDATE poems SET text = ? WHERE id = ?", (text, poem_id))
+
+
+async def save(conn: aiosqlite.Connection, poem_id: int, saved_by: int) -> bool:
+    """Add to the anthology; False if it was already there."""
+    cur = await conn.execute(
+        "UPDATE poems SET saved_by = ?, saved_at = ? WHERE id = ? AND saved_at IS NULL",
+        (saved_by, time.time(), poem_id),
+    )
+    changed = cur.rowcount
+    await cur.close()
+    return changed == 1
+
+
+async def unsave(conn: aiosqlite.Connection, poem_id: int) -> bool:
+    cur = await conn.execute(
+        "UPDATE poems SET saved_by = NULL, saved_at = NULL WHERE id = ? AND saved_at IS NOT NULL", (poem_id,)
+    )
+    changed = cur.rowcount
+    await cur.close()
+    return changed == 1
+
+
+async def anthology(conn: aiosqlite.Connection, guild_id: int, *, limit: int, offset: int = 0) -> list[Poem]:
+    async with conn.execute(
+        "SELECT * FROM poems WHERE guild_id = ? AND saved_at IS NOT NULL ORDER BY saved_at DESC, id DESC "
+        "LIMIT ? OFFSET ?",
+        (guild_id, limit, offset),
+    ) as cur:
+        return [_poem(r) for r in await cur.fetchall()]
+
+
+async def anthology_size(conn: aiosqlite.Connection, guild_id: int) -> int:
+    async with conn.execute(
+        "SELECT COUNT(*) FROM poems WHERE guild_id = ? AND saved_at IS NOT NULL", (guild_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,291 @@
+"""Talking to the engine, or any OpenAI-compatible server (vLLM, TGI, llama.cpp server, Ollama).
+
+One long-lived aiohttp session. `stream()` is an async iterator of events; a consumer that stops early
+(or is cancelled) closes the response, which the engine sees as a disconnect and aborts the generation.
+Only requests that produced nothing are retried (a refused connection, a 502/503/504 before any token),
+so no text is ever generated twice for one call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({502, 503, 504})
+
+
+class EngineError(Exception):
+    """Base class: the storyteller could not answer."""
+
+
+class EngineBusy(EngineError):
+    """The engine's queue is full (429)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class EngineUnavailable(EngineError):
+    """The engine is unreachable, loading, or failing."""
+
+
+class EngineRejected(EngineError):
+    """The engine refused the request as invalid (400): a bug or a prompt that does not fit."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Sampling:
+    max_tokens: int = 400
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    n: int = 1
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "n": self.n,
+        }
+        if self.top_k:
+            body["top_k"] = self.top_k
+        if self.stop:
+            body["stop"] = list(self.stop)
+        if self.seed is not None:
+            body["seed"] = self.seed
+        return body
+
+
+@dataclass(frozen=True)
+class Queued:
+    """The request is accepted; `position` requests are ahead of or with it in line (1 = next)."""
+
+    position: int
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class Finished:
+    reason: str  # "stop" or "length"
+    index: int = 0
+
+
+StreamEvent = Queued | TextDelta | Finished
+
+
+@dataclass(frozen=True)
+class Completion:
+    texts: tuple[str, ...]
+    finish_reasons: tuple[str, ...]
+    usage: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.texts[0]
+
+
+class EngineClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout: float = 180.0,
+        connect_retries: int = 3,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._model = model or "default"
+        self._timeout = timeout
+        self._retries = connect_retries
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> EngineClient:
+        self._session = aiohttp.ClientSession(headers=self._headers)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("EngineClient is not open; use `async with EngineClient(...)`.")
+        return self._session
+
+    # --- API ----------------------------------------------------------------------------------------
+    async def health(self) -> dict[str, Any]:
+        """The engine's /health; for other servers, what /v1/models tells. Raises EngineUnavailable."""
+        try:
+            async with self.session.get(f"{self.base_url}/health", timeout=_timeout(10)) as resp:
+                if resp.content_type == "application/json":
+                    return dict(await resp.json())
+            async with self.session.get(f"{self.base_url}/v1/models", timeout=_timeout(10)) as resp:
+                body = await resp.json(content_type=None)
+                models = [m.get("id") for m in body.get("data", [])] if isinstance(body, dict) else []
+                return {"status": "ready" if resp.status == 200 else "unknown", "model": ", ".join(models)}
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise EngineUnavailable(f"The storyteller's engine is not reachable ({exc}).") from exc
+
+    async def complete(self, messages: list[dict[str, str]], *, tenant: str, sampling: Sampling) -> Completion:
+        body = self._body(messages, tenant, sampling, stream=False)
+        async with self._post(body) as resp:
+            data = await resp.json(content_type=None)
+        choices = sorted(data.get("choices", []), key=lambda c: c.get("index", 0))
+        return Completion(
+            texts=tuple((c.get("message") or {}).get("content") or "" for c in choices),
+            finish_reasons=tuple(c.get("finish_reason") or "stop" for c in choices),
+            usage=dict(data.get("usage") or {}),
+        )
+
+    async def stream(
+        self, messages: list[dict[str, str]], *, tenant: str, sampling: Sampling
+    ) -> AsyncIterator[StreamEvent]:
+        body = self._body(messages, tenant, sampling, stream=True)
+        async with self._post(body) as resp:
+            position = resp.headers.get("X-Queue-Position", "")
+            if position.isdigit():
+                yield Queued(int(position))
+            async for event in _sse_events(resp):
+                if "error" in event:
+                    error = event["error"] if isinstance(event["error"], dict) else {}
+                    raise EngineUnavailable(f"The storyteller stumbled: {error.get('message', 'unknown error')}")
+                for choice in event.get("choices") or []:
+                    index = int(choice.get("index", 0))
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        yield TextDelta(text, index)
+                    if choice.get("finish_reason"):
+                        yield Finished(str(choice["finish_reason"]), index)
+
+    # --- internals ----------------------------------------------------------------------------------
+    def _body(self, messages: list[dict[str, str]], tenant: str, sampling: Sampling, stream: bool) -> dict:
+        return {
+            "model": self._model,
+            "messages": messages,
+            "user": tenant,
+            "stream": stream,
+            **sampling.as_json(),
+        }
+
+    def _post(self, body: dict[str, Any]) -> _Post:
+        return _Post(self, body)
+
+    async def _open(self, body: dict[str, Any]) -> aiohttp.ClientResponse:
+        url = f"{self.base_url}/v1/chat/completions"
+        delay = 0.5
+        for attempt in range(self._retries + 1):
+            try:
+                resp = await self.session.post(url, json=body, timeout=_timeout(self._timeout))
+            except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+                if attempt == self._retries or not _safe_to_retry(exc):
+                    raise EngineUnavailable("The storyteller's engine is not reachable right now.") from exc
+            else:
+                if resp.status < 400:
+                    return resp
+                error = await _error_of(resp)
+                if resp.status not in RETRYABLE_STATUS or attempt == self._retries:
+                    raise error
+                log.info("engine answered %s, retrying in %.1fs", resp.status, delay)
+            await asyncio.sleep(delay)
+            delay *= 2
+        raise EngineUnavailable("The storyteller's engine is not reachable right now.")  # pragma: no cover
+
+
+class _Post:
+    """`async with client._post(body) as resp`: opens with retries, always releases the response."""
+
+    def __init__(self, client: EngineClient, body: dict[str, Any]) -> None:
+        self._client, self._body = client, body
+        self._resp: aiohttp.ClientResponse | None = None
+
+    async def __aenter__(self) -> aiohttp.ClientResponse:
+        self._resp = await self._client._open(self._body)
+        return self._resp
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if self._resp is not None:
+            self._resp.close()  # closing mid-stream drops the connection: the engine aborts the request
+        # The engine died or went silent mid-answer, or sent something unreadable: the engine failed,
+        # not the bot, so callers see an EngineError rather than aiohttp's or json's exceptions.
+        if isinstance(exc, aiohttp.ClientError | TimeoutError | ValueError):
+            raise EngineUnavailable("The storyteller's engine stopped answering mid-way.") from exc
+
+
+def _timeout(total: float) -> aiohttp.ClientTimeout:
+    # For streams `total` bounds the whole generation; sock_read catches a server that went silent.
+    return aiohttp.ClientTimeout(total=total, sock_connect=10, sock_read=min(total, 120))
+
+
+def _safe_to_retry(exc: BaseException) -> bool:
+    """Only failures where the request surely never reached the server are retried."""
+    return isinstance(exc, aiohttp.ClientConnectorError)
+
+
+async def _error_of(resp: aiohttp.ClientResponse) -> EngineError:
+    try:
+        body = await resp.json(content_type=None)
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        message = str(error.get("message") or body)
+        code = error.get("code")
+    except (ValueError, aiohttp.ClientError):
+        message, code = f"HTTP {resp.status}", None
+    finally:
+        resp.release()
+    if resp.status == 429:
+        retry = resp.headers.get("Retry-After", "5")
+        return EngineBusy(message, float(retry) if retry.replace(".", "", 1).isdigit() else 5.0)
+    if resp.status in (400, 413, 422):
+        return EngineRejected(message, code)
+    if resp.status in (401, 403):
+        return EngineUnavailable("The engine refused the bot's API key; check ENGINE_API_KEY.")
+    return EngineUnavailable(f"The storyteller's engine answered {resp.status}: {message}")
+
+
+async def _sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+    """Parse `data:` lines of a server-sent event stream until `[DONE]`."""
+    buffer = b""
+    async for chunk in resp.content.iter_any():
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            line = line.strip()
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                return
+            try:
+                event = json.loads(data)
+            except ValueError:
+                log.warning("skipping malformed event from the engine: %r", data[:200])
+                continue
+            if isinstance(event, dict):
+                yield event

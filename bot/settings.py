@@ -1,0 +1,91 @@
+"""The bot's settings: one typed home, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import find_dotenv, load_dotenv
+
+TOKEN_HELP = """\
+Taleweaver needs a Discord bot token to connect to Discord.
+
+  1. Open https://discord.com/developers/applications and create an application.
+  2. Under "Bot", press "Reset Token", copy the token, and put it in a file named .env here:
+         DISCORD_TOKEN=your-token-here
+  3. Invite the bot to your server: under "OAuth2" -> "URL Generator" tick the scopes
+         bot  applications.commands
+     and the bot permissions
+         View Channels, Send Messages, Send Messages in Threads, Create Public Threads,
+         Embed Links, Attach Files, Read Message History, Add Reactions, Manage Webhooks
+     then open the generated URL and pick your server.
+  4. Optional: set DEV_GUILD_ID to your server's id so slash commands update instantly there.
+  5. Run `make run` again.
+
+No Discord account at hand? `make play` runs Taleweaver offline: a local stand-in for Discord,
+the engine and the bot, in your terminal.
+"""
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord_token: str | None = None
+    dev_guild_id: int | None = None
+    database_path: Path = Path("data/taleweaver.db")
+    engine_url: str | None = None  # None: start `python -m engine` as a child process
+    engine_api_key: str | None = None
+    engine_model: str | None = None  # what to ask a foreign OpenAI-compatible server for
+    engine_timeout: float = 180.0
+    engine_start_timeout: float = 600.0
+    tokenizer: str | None = None  # the model's tokenizer for prompt budgets; default: what the engine reports
+    story_prompt_tokens: int = 2048
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.engine_url and not self.engine_url.startswith(("http://", "https://")):
+            raise SettingsError(f"ENGINE_URL={self.engine_url!r} must start with http:// or https://.")
+        # `0 < x < inf` also refuses "nan" (every comparison with nan is false) and "inf" (aiohttp cannot time it).
+        if not (0 < self.engine_timeout < math.inf and 0 < self.engine_start_timeout < math.inf):
+            raise SettingsError("ENGINE_TIMEOUT and ENGINE_START_TIMEOUT must be positive numbers of seconds.")
+        if not 256 <= self.story_prompt_tokens <= 1_000_000:
+            raise SettingsError("STORY_PROMPT_TOKENS must be at least 256.")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        if env is None:
+            load_dotenv(find_dotenv(usecwd=True), override=False)  # the .env where the bot is run, as TOKEN_HELP says
+            env = dict(os.environ)
+
+        def text(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def number(name: str, kind: type[int] | type[float]) -> int | float | None:
+            value = text(name)
+            if value is None:
+                return None
+            try:
+                return kind(value)
+            except ValueError:
+                raise SettingsError(f"{name}={value!r} is not a valid {kind.__name__}.") from None
+
+        values = {
+            "discord_token": text("DISCORD_TOKEN"),
+            "dev_guild_id": number("DEV_GUILD_ID", int),
+            "database_path": Path(text("DATABASE_PATH") or cls.database_path).expanduser(),
+            "engine_url": (text("ENGINE_URL") or "").rstrip("/") or None,
+            "engine_api_key": text("ENGINE_API_KEY"),
+            "engine_model": text("ENGINE_REMOTE_MODEL"),
+            "engine_timeout": number("ENGINE_TIMEOUT", float),
+            "engine_start_timeout": number("ENGINE_START_TIMEOUT", float),
+            "log_level": text("LOG_LEVEL"),
+            "tokenizer": text("TOKENIZER"),
+            "story_prompt_tokens": number("STORY_PROMPT_TOKENS", int),
+        }
+        return cls(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]

@@ -1,0 +1,94 @@
+"""Streaming generated text into Discord messages, without knowing about Discord.
+
+The renderer edits at most once per `interval` seconds (Discord rate-limits edits, and people cannot
+read faster anyway), splits at the message limit into follow-up messages, and always shows whether the
+text is still being written or done. Where the text goes is a `MessageSink`: the cogs provide one that
+edits an interaction's response and sends follow-ups.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from bot.text import MESSAGE_LIMIT, defuse_mentions, split_message
+
+WRITING = "✍️ *still writing…*"
+STATUS_ROOM = 160  # kept free on every page, so page breaks do not move when the status line changes
+WAITING = "⏳ *waiting for the storyteller…*"
+
+
+class MessageSink(Protocol):
+    async def send(self, content: str) -> Any:
+        """Post a new message; return a handle for `edit`."""
+
+    async def edit(self, handle: Any, content: str) -> None: ...
+
+
+class StreamRenderer:
+    def __init__(
+        self,
+        sink: MessageSink,
+        *,
+        header: str = "",
+        interval: float = 1.0,
+        limit: int = MESSAGE_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sink = sink
+        self._header = header
+        self._interval = interval
+        self._limit = limit
+        self._clock = clock
+        self._handles: list[Any] = []
+        self._shown: list[str] = []
+        self._last = float("-inf")
+        self._status = WAITING
+        self.text = ""
+
+    @property
+    def handles(self) -> list[Any]:
+        return list(self._handles)
+
+    async def queued(self, position: int) -> None:
+        """Show the place in line until the first words arrive."""
+        if position > 1 and not self.text:
+            self._status = f"⏳ *the storyteller is busy: you are #{position} in line…*"
+            await self._render(force=True)
+
+    async def update(self, text: str) -> None:
+        """The whole text so far. Rendered if the last render is at least `interval` old."""
+        self.text = text
+        self._status = WRITING
+        await self._render(force=False)
+
+    async def finish(self, text: str | None = None, note: str = "") -> list[Any]:
+        """Render the final text with `note` (e.g. a truncation warning) instead of the writing status."""
+        if text is not None:
+            self.text = text
+        self._status = note
+        await self._render(force=True)
+        return self.handles
+
+    async def _render(self, *, force: bool) -> None:
+        now = self._clock()
+        if not force and now - self._last < self._interval:
+            return
+        self._last = now
+        for index, content in enumerate(self.pages()):
+            if index < len(self._handles):
+                if self._shown[index] != content:
+                    await self._sink.edit(self._handles[index], content)
+                    self._shown[index] = content
+            else:
+                self._handles.append(await self._sink.send(content))
+                self._shown.append(content)
+
+    def pages(self) -> list[str]:
+        """The messages as they should look now: header + text split at the limit, status on the last."""
+        status = f"\n\n{self._status[: STATUS_ROOM - 2]}" if self._status else ""
+        body = defuse_mentions(self._header + self.text)
+        pages = split_message(body, self._limit - STATUS_ROOM) or [""]
+        pages[-1] = (pages[-1] + status).strip() or "…"
+        return pages

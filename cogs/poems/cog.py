@@ -1,0 +1,150 @@
+"""Slash commands for poems: thin handlers over bot.poems.PoemService."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.engine_client import EngineError, Queued, TextDelta
+from bot.errors import Conflict, describe
+from bot.poems import DEFAULT_FORM, FORMS, PoemDone, PoemRequest
+from bot.text import escape_markdown, quote, truncate
+from cogs.poems.views import PoemButton, poem_view
+from cogs.ui import NO_PINGS, InteractionSink, defer_public, guarded, in_guild, is_moderator, renderer
+from storage.poems import Poem
+
+FORM_CHOICES = [app_commands.Choice(name=name.title(), value=name) for name in FORMS]
+
+
+def header(poem: Poem) -> str:
+    return f"**{poem.form.title()}** · *{quote(poem.topic, 120)}*\n\n"
+
+
+class Poems(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        self._writing: set[int] = set()  # poems being (re)written right now
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(PoemButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(PoemButton)
+
+    @app_commands.command(name="poem", description="Write a poem about anything, in the form you like.")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        topic="What the poem is about (up to 200 characters)",
+        form="The poem's form (default: free verse)",
+        mood="The feeling it should carry, e.g. wistful, triumphant",
+        language="The language to write in (default: the topic's)",
+    )
+    @app_commands.choices(form=FORM_CHOICES)
+    async def poem(
+        self, interaction: discord.Interaction, topic: str, form: str = DEFAULT_FORM, mood: str = "", language: str = ""
+    ) -> None:
+        request = PoemRequest(
+            in_guild(interaction), interaction.channel_id or 0, interaction.user.id, topic, form, mood, language
+        )
+        poem = await self.bot.poems.create(request)  # bad input is answered privately, before deferring
+        await defer_public(interaction)
+        await self.write(interaction, poem)
+
+    async def write(self, interaction: discord.Interaction, poem: Poem) -> None:
+        """Stream a poem into the interaction's message, then put the buttons under it."""
+        sink = InteractionSink(interaction)
+        stream = renderer(sink, header(poem))
+        self._writing.add(poem.id)
+        try:
+            done: PoemDone | None = None
+            async for event in self.bot.poems.compose(poem):
+                if isinstance(event, Queued):
+                    await stream.queued(event.position)
+                elif isinstance(event, TextDelta):
+                    await stream.update(event.text)
+                else:
+                    done = event
+        except EngineError as exc:
+            await stream.finish(note=f"⚠️ {describe(exc)} Press **Regenerate** to try again.")
+            await sink.attach(poem_view(poem, written=False))
+            return
+        except discord.NotFound:
+            return  # the message was deleted while we wrote; leaving the stream aborts the generation
+        finally:
+            self._writing.discard(poem.id)
+        assert done is not None
+        if not done.poem.text:
+            await stream.finish("", note="🤔 The storyteller found no words this time. Press **Regenerate**.")
+            await sink.attach(poem_view(done.poem, written=False))
+            return
+        note = f"— for <@{done.poem.author_id}> · poem #{done.poem.id}"
+        if done.truncated:
+            note = "⚠️ *The poem reached its length limit and may be cut short.*\n" + note
+        await stream.finish(done.poem.text, note=note)
+        await sink.attach(poem_view(done.poem))
+
+    @guarded
+    async def on_button(self, interaction: discord.Interaction, action: str, poem_id: int) -> None:
+        guild_id = in_guild(interaction)
+        poem = await self.bot.poems.get(poem_id)
+        if action == "save":
+            saved, newly = await self.bot.poems.save(poem_id, guild_id, interaction.user.id)
+            await interaction.response.edit_message(view=poem_view(saved))
+            what = "Saved to the anthology" if newly else "Already in the anthology"
+            await interaction.followup.send(
+                f"📚 {what} as poem #{saved.id}. `/anthology show id:{saved.id}` shows it.", ephemeral=True
+            )
+        elif action == "regen":
+            await self.bot.poems.check_can_regenerate(poem, interaction.user.id, await is_moderator(interaction))
+            if poem.id in self._writing:
+                raise Conflict("This poem is being written right now; wait for it to finish.")
+            await interaction.response.defer()
+            await interaction.edit_original_response(view=None)
+            await self.write(interaction, poem)
+        else:
+            new = await self.bot.poems.another_take(poem_id, interaction.user.id, interaction.channel_id or 0)
+            await defer_public(interaction)
+            await self.write(interaction, new)
+
+    anthology = app_commands.Group(name="anthology", description="This server's saved poems.", guild_only=True)
+
+    @anthology.command(name="list", description="List the poems saved to this server's anthology.")
+    @app_commands.describe(page="Which page (10 poems each)")
+    async def anthology_list(
+        self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1
+    ) -> None:
+        result = await self.bot.poems.anthology(in_guild(interaction), page)
+        if not result.total:
+            await interaction.response.send_message(
+                "📚 The anthology is empty. Write a `/poem` and press **Save to anthology**.", ephemeral=True
+            )
+            return
+        lines = [f"`#{p.id}` **{p.form.title()}** · {quote(p.topic, 80)} — <@{p.author_id}>" for p in result.poems]
+        embed = discord.Embed(title="📚 Anthology", description="\n".join(lines), colour=discord.Colour.gold())
+        embed.set_footer(text=f"Page {result.page} of {result.pages} · {result.total} poems · /anthology show id")
+        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @anthology.command(name="show", description="Show a poem from the anthology to the channel.")
+    @app_commands.describe(id="The poem's number, from /anthology list")
+    async def anthology_show(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        poem = await self.bot.poems.saved_poem(in_guild(interaction), id)
+        embed = discord.Embed(
+            title=truncate(f"#{poem.id} · {poem.form.title()}: {poem.topic}", 256),
+            description=truncate(poem.text, 4096),
+            colour=discord.Colour.gold(),
+        )
+        embed.add_field(name="Requested by", value=f"<@{poem.author_id}>")
+        if poem.saved_by:
+            embed.add_field(name="Saved by", value=f"<@{poem.saved_by}>")
+        await interaction.response.send_message(embed=embed, allowed_mentions=NO_PINGS)
+
+    @anthology.command(name="remove", description="Take a poem out of the anthology (moderators, or who saved it).")
+    @app_commands.describe(id="The poem's number, from /anthology list")
+    async def anthology_remove(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        poem = await self.bot.poems.remove(
+            id, in_guild(interaction), interaction.user.id, await is_moderator(interaction)
+        )
+        await interaction.response.send_message(
+            f"🗑️ Poem #{poem.id} ({escape_markdown(poem.form)}) is no longer in the anthology.", ephemeral=True
+        )

@@ -1,0 +1,51 @@
+"""The buttons under a poem. Persistent: the custom id carries the poem id, the database the rest."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import discord
+
+from storage.poems import Poem
+
+ACTIONS = {
+    "regen": ("Regenerate", "🔄", discord.ButtonStyle.secondary),
+    "another": ("Another take", "✨", discord.ButtonStyle.secondary),
+    "save": ("Save to anthology", "📚", discord.ButtonStyle.primary),
+}
+
+
+class PoemButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"poem:(?P<action>regen|another|save):(?P<id>\d+)"
+):
+    def __init__(self, action: str, poem_id: int, *, saved: bool = False) -> None:
+        label, emoji, style = ACTIONS[action]
+        if action == "save" and saved:
+            label, style = "In the anthology", discord.ButtonStyle.success
+        super().__init__(
+            discord.ui.Button(
+                label=label, emoji=emoji, style=style, custom_id=f"poem:{action}:{poem_id}", disabled=saved
+            )
+        )
+        self.action = action
+        self.poem_id = poem_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> PoemButton:
+        return cls(match["action"], int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> Any:
+        cog = interaction.client.get_cog("Poems")  # type: ignore[attr-defined]
+        await cog.on_button(interaction, self.action, self.poem_id)
+
+
+def poem_view(poem: Poem, *, written: bool = True) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(PoemButton("regen", poem.id))
+    view.add_item(PoemButton("another", poem.id))
+    if written:
+        view.add_item(PoemButton("save", poem.id, saved=poem.saved))
+    return view

@@ -1,0 +1,71 @@
+"""Lore entries: world facts per channel, triggered into the narrator's prompt by keywords."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import aiosqlite
+
+
+@dataclass(frozen=True)
+class LoreEntry:
+    id: int
+    guild_id: int
+    channel_id: int
+    keys: tuple[str, ...]
+    content: str
+    priority: int
+    author_id: int
+    created_at: float
+
+
+def _entry(row: aiosqlite.Row) -> LoreEntry:
+    return LoreEntry(
+        row["id"], row["guild_id"], row["channel_id"], tuple(json.loads(row["keys"])), row["content"],
+        row["priority"], row["author_id"], row["created_at"],
+    )  # fmt: skip
+
+
+async def add(
+    conn: aiosqlite.Connection,
+    *,
+    guild_id: int,
+    channel_id: int,
+    keys: list[str],
+    content: str,
+    priority: int,
+    author_id: int,
+    now: float,
+) -> LoreEntry:
+    cur = await conn.execute(
+        "INSERT INTO lore_entries (guild_id, channel_id, keys, content, priority, author_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        (guild_id, channel_id, json.dumps(keys, ensure_ascii=False), content, priority, author_id, now),
+    )
+    row = await cur.fetchone()
+    await cur.close()
+    assert row is not None
+    return _entry(row)
+
+
+async def for_channel(conn: aiosqlite.Connection, channel_id: int) -> list[LoreEntry]:
+    """In insertion order: lower priority first, so higher-priority entries land nearer the prompt's end."""
+    async with conn.execute(
+        "SELECT * FROM lore_entries WHERE channel_id = ? ORDER BY priority, id", (channel_id,)
+    ) as cur:
+        return [_entry(r) for r in await cur.fetchall()]
+
+
+async def count(conn: aiosqlite.Connection, channel_id: int) -> int:
+    async with conn.execute("SELECT COUNT(*) FROM lore_entries WHERE channel_id = ?", (channel_id,)) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def remove(conn: aiosqlite.Connection, channel_id: int, entry_id: int) -> LoreEntry | None:
+    async with conn.execute(
+        "DELETE FROM lore_entries WHERE channel_id = ? AND id = ? RETURNING *", (channel_id, entry_id)
+    ) as cur:
+        row = await cur.fetchone()
+    return _entry(row) if row else None

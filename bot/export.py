@@ -1,0 +1,76 @@
+"""A finished (or running) story as a file: title, credits, chapter breaks, every turn in order."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from storage.stories import Player, Story
+from storage.turns import Turn
+
+FORMATS = ("markdown", "text")
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    filename: str
+    content: bytes
+
+
+def filename_for(story: Story, fmt: str) -> str:
+    stem = re.sub(r"[^\w\- ]+", "", story.title, flags=re.UNICODE).strip().replace(" ", "-").lower()[:60]
+    return f"{stem or 'story'}-{story.id}.{'md' if fmt == 'markdown' else 'txt'}"
+
+
+def export_story(story: Story, players: list[Player], turns: list[Turn], fmt: str, model: str = "") -> ExportFile:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    md = fmt == "markdown"
+    names = {p.user_id: p.name for p in players}
+    counts: dict[int, int] = {}
+    for turn in turns:
+        if turn.kind == "player" and turn.author_id is not None:
+            counts[turn.author_id] = counts.get(turn.author_id, 0) + 1
+    when = time.strftime("%Y-%m-%d", time.gmtime(story.created_at))
+    out: list[str] = [f"# {story.title}" if md else story.title.upper(), ""]
+    out.append(_para(f"A {story.genre} story begun on {when}, told by {_cast(players)} with Taleweaver narrating.", md))
+    out += ["", (f"> {story.premise}" if md else f"Premise: {story.premise}"), ""]
+    chapter = None
+    for turn in turns:
+        if turn.kind == "skip":
+            continue
+        if turn.round != chapter:
+            chapter = turn.round
+            title = "Prologue" if chapter == 0 else f"Chapter {chapter}"
+            out += [f"## {title}" if md else f"--- {title} ---", ""]
+        if turn.kind == "narrator":
+            out += [turn.text, ""]
+        else:
+            name = names.get(turn.author_id or 0, "A player")
+            out += [f"**{_md(name)}:** {turn.text}" if md else f"{name}: {turn.text}", ""]
+    out += ["---" if md else "-" * 40, "", "## Credits" if md else "CREDITS", ""]
+    for player in players:
+        n = counts.get(player.user_id, 0)
+        line = f"{player.name} — {n} turn{'s' if n != 1 else ''}"
+        out.append(f"- {_md(line)}" if md else f"  {line}")
+    narrator = f"Narrator: Taleweaver{f' ({model})' if model else ''}"
+    out.append(f"- {_md(narrator)}" if md else f"  {narrator}")
+    if story.ended_at is None:
+        out += ["", _para("(This story is still being told.)", md)]
+    return ExportFile(filename_for(story, fmt), ("\n".join(out).rstrip() + "\n").encode("utf-8"))
+
+
+def _cast(players: list[Player]) -> str:
+    names = [p.name for p in players]
+    if not names:
+        return "nobody"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _md(text: str) -> str:
+    return re.sub(r"([\\*_`])", r"\\\1", text)
+
+
+def _para(text: str, md: bool) -> str:
+    return f"*{_md(text)}*" if md else text

@@ -1,0 +1,74 @@
+"""Lore: world facts per channel that the narrator is reminded of when their keywords come up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from bot.errors import Conflict, NotAllowed, NotFound
+from bot.moderation import Actor, ModerationService
+from bot.text import clean_input
+from storage import lore as repo
+from storage import stories as story_repo
+from storage.db import Database
+from storage.lore import LoreEntry
+
+CONTENT_LIMIT = 500
+KEY_LIMIT = 40
+MAX_KEYS = 10
+MAX_ENTRIES = 100
+
+
+def parse_keys(raw: str) -> list[str]:
+    """`"Castle Dun, dragon ,the king"` -> ["castle dun", "dragon", "the king"]: lower-cased, deduplicated."""
+    keys = []
+    for part in raw.split(","):
+        key = " ".join(part.split()).lower()
+        if key and key not in keys:
+            if len(key) > KEY_LIMIT:
+                raise NotAllowed(f"The key “{key[:20]}…” is longer than {KEY_LIMIT} characters.")
+            keys.append(key)
+    if not keys:
+        raise NotAllowed("Give at least one key, e.g. `dragon, Ember`: the entry is used when a key comes up.")
+    if len(keys) > MAX_KEYS:
+        raise NotAllowed(f"An entry can have at most {MAX_KEYS} keys.")
+    return keys
+
+
+class LoreService:
+    def __init__(self, db: Database, moderation: ModerationService, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._moderation = moderation
+        self._now = clock
+
+    async def add(self, actor: Actor, channel_id: int, keys: str, content: str, priority: int = 100) -> LoreEntry:
+        parsed = parse_keys(clean_input(keys, field="keys", max_length=MAX_KEYS * (KEY_LIMIT + 2), multiline=False))
+        content = clean_input(content, field="lore entry", max_length=CONTENT_LIMIT)
+        async with self._db.transaction() as conn:
+            await self._require_keeper(conn, actor, channel_id)
+            if await repo.count(conn, channel_id) >= MAX_ENTRIES:
+                raise Conflict(f"This channel already has {MAX_ENTRIES} lore entries; remove some first.")
+            return await repo.add(
+                conn, guild_id=actor.guild_id, channel_id=channel_id, keys=parsed, content=content,
+                priority=priority, author_id=actor.user_id, now=self._now(),
+            )  # fmt: skip
+
+    async def entries(self, channel_id: int) -> list[LoreEntry]:
+        async with self._db.read() as conn:
+            return await repo.for_channel(conn, channel_id)
+
+    async def remove(self, actor: Actor, channel_id: int, entry_id: int) -> LoreEntry:
+        async with self._db.transaction() as conn:
+            await self._require_keeper(conn, actor, channel_id)
+            entry = await repo.remove(conn, channel_id, entry_id)
+        if entry is None:
+            raise NotFound(f"This channel has no lore entry #{entry_id}. `/lore list` shows them.")
+        return entry
+
+    async def _require_keeper(self, conn, actor: Actor, channel_id: int) -> None:
+        """Moderators keep the lore; so does whoever started the story running in this channel."""
+        story = await story_repo.open_in_channel(conn, channel_id)
+        if story is not None and story.starter_id == actor.user_id:
+            return
+        if not await self._moderation.is_moderator(actor):
+            raise NotAllowed("Only moderators, or the starter of this channel's story, can change its lore.")

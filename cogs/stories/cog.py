@@ -1,0 +1,275 @@
+"""/story commands: thin handlers over bot.stories.StoryService; the runner does the background work."""
+
+from __future__ import annotations
+
+import io
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.export import export_story
+from bot.story_rules import StoryOptions, parse_duration
+from bot.text import InputProblem, defuse_mentions, escape_markdown, quote
+from cogs.stories.render import lobby_embed, status_embed, turn_message, vote_embed
+from cogs.stories.runner import StoryRunner
+from cogs.stories.views import LobbyButton, TurnModal, VoteButton, lobby_view
+from cogs.ui import NO_PINGS, actor_of, defer_public, guarded, in_guild
+
+MODES = [
+    app_commands.Choice(name="Round-robin: players take turns in order", value="round-robin"),
+    app_commands.Choice(name="Free: anyone adds; the narrator answers every few contributions", value="free"),
+]
+CHOICES = [
+    app_commands.Choice(name="Off: the narrator continues once", value=0),
+    app_commands.Choice(name="Players vote between 2 continuations", value=2),
+    app_commands.Choice(name="Players vote between 3 continuations", value=3),
+]
+FORMATS = [app_commands.Choice(name="Markdown", value="markdown"), app_commands.Choice(name="Plain text", value="text")]
+
+
+class Stories(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        self.service = bot.stories  # type: ignore[attr-defined]
+        self.runner = StoryRunner(bot, self.service)
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(LobbyButton, VoteButton)
+        await self.runner.restore()
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(LobbyButton, VoteButton)
+        await self.runner.close()
+
+    story = app_commands.Group(name="story", description="Tell a story together, with an AI narrator.", guild_only=True)
+
+    # --- setting up ---------------------------------------------------------------------------------
+    @story.command(name="start", description="Open a story in this channel: players join, then you press Start.")
+    @app_commands.describe(
+        title="The story's title", genre="e.g. fantasy, noir, cosy mystery", premise="Where and how it begins",
+        mode="How turns work (default round-robin)", turn_timeout="Round-robin: time per turn, like 90s, 10m or 2h",
+        rounds="Rounds until the ending (0 = until /story end)", narrate_every="Free mode: contributions per narration",
+        choices="Let players vote between continuations",
+    )  # fmt: skip
+    @app_commands.choices(mode=MODES, choices=CHOICES)
+    async def start(
+        self, interaction: discord.Interaction, title: str, genre: str, premise: str, mode: str = "round-robin",
+        turn_timeout: str = "", rounds: app_commands.Range[int, 0, 100] = 0,
+        narrate_every: app_commands.Range[int, 1, 10] = 3, choices: int = 0,
+    ) -> None:  # fmt: skip
+        options = StoryOptions(
+            title, genre, premise, mode, parse_duration(turn_timeout), rounds, narrate_every, choices
+        )
+        user = interaction.user
+        story = await self.service.create(
+            in_guild(interaction), interaction.channel_id, user.id, user.display_name, options
+        )
+        view = await self.service.view_of(story.id)
+        await interaction.response.send_message(embed=lobby_embed(view), view=lobby_view(story.id, started=False))
+        message = await interaction.original_response()
+        await self.service.set_lobby_message(story.id, message.id)
+
+    @story.command(name="join", description="Join the story in this channel.")
+    @app_commands.describe(character="Your character's name (default: your display name)")
+    async def join(self, interaction: discord.Interaction, character: str = "") -> None:
+        view = await self.service.view(interaction.channel_id)
+        outcome, player = await self.service.join(
+            view.story.id, interaction.user.id, character or interaction.user.display_name
+        )
+        await interaction.response.send_message(
+            f"🙋 <@{player.user_id}> joins the story as **{quote(player.name, 40)}**.", allowed_mentions=NO_PINGS
+        )
+        await self.runner.apply(outcome)
+
+    @story.command(name="leave", description="Leave the story in this channel.")
+    async def leave(self, interaction: discord.Interaction) -> None:
+        view = await self.service.view(interaction.channel_id)
+        outcome, player = await self.service.leave(view.story.id, interaction.user.id)
+        await interaction.response.send_message(
+            f"👋 **{quote(player.name, 40)}** leaves the story.", allowed_mentions=NO_PINGS
+        )
+        await self.runner.apply(outcome)
+
+    @guarded
+    async def on_lobby_button(self, interaction: discord.Interaction, action: str, story_id: int) -> None:
+        user = interaction.user
+        if action == "join":
+            outcome, player = await self.service.join(story_id, user.id, user.display_name)
+            notice = f"🙋 You joined as **{quote(player.name, 40)}**. `/story join character:…` picks another name."
+        elif action == "leave":
+            outcome, player = await self.service.leave(story_id, user.id)
+            notice = "👋 You left the story."
+        else:
+            outcome, notice = await self.service.begin(story_id, actor_of(interaction)), ""
+        view = await self.service.view_of(story_id)
+        await interaction.response.edit_message(
+            embed=lobby_embed(view), view=lobby_view(story_id, started=view.story.phase != "lobby")
+        )
+        if notice:
+            await interaction.followup.send(notice, ephemeral=True)
+        await self.runner.apply(outcome)
+
+    # --- turns --------------------------------------------------------------------------------------
+    @story.command(name="add", description="Add your turn to the story.")
+    @app_commands.describe(text="What your character does or says (up to 1,800 characters)")
+    async def add(self, interaction: discord.Interaction, text: str) -> None:
+        await self.submit_turn(interaction, text)
+
+    @story.command(name="write", description="Write a long turn in a text box.")
+    async def write(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(TurnModal(self))
+
+    @story.command(name="edit", description="Change your turn in this round, before the narrator weaves it in.")
+    @app_commands.describe(text="The new text (leave empty to edit in a text box)")
+    async def edit(self, interaction: discord.Interaction, text: str = "") -> None:
+        if text:
+            await self.submit_turn(interaction, text, edit=True)
+        else:
+            await interaction.response.send_modal(TurnModal(self, edit=True))
+
+    async def submit_turn(self, interaction: discord.Interaction, text: str, *, edit: bool = False) -> None:
+        """Shared by /story add, the modal and /story edit. A rejected draft is handed back, never lost."""
+        try:
+            if edit:
+                turn = await self.service.edit_last(interaction.channel_id, interaction.user.id, text)
+                await interaction.response.send_message(
+                    f"✏️ <@{interaction.user.id}> edited their turn:\n{defuse_mentions(turn.text)}",
+                    allowed_mentions=NO_PINGS,
+                )
+                return
+            outcome = await self.service.add_turn(interaction.channel_id, interaction.user.id, text)
+        except InputProblem as problem:
+            await interaction.response.send_message(
+                f"⚠️ {problem} Your text is attached so nothing is lost.",
+                file=discord.File(io.BytesIO(text.encode("utf-8")), filename="your-turn.txt"),
+                ephemeral=True,
+            )
+            return
+        assert outcome.turn is not None and outcome.player is not None
+        await interaction.response.send_message(
+            turn_message(outcome.player.name, outcome.story, outcome.turn.text), allowed_mentions=NO_PINGS
+        )
+        await self.runner.apply(outcome)
+
+    @story.command(name="undo", description="Remove the last turn (the starter or a moderator).")
+    async def undo(self, interaction: discord.Interaction) -> None:
+        outcome = await self.service.undo(interaction.channel_id, actor_of(interaction))
+        turn = outcome.turn
+        whose = (
+            "the narrator's part"
+            if turn and turn.kind == "narrator"
+            else f"<@{turn.author_id}>'s turn"
+            if turn
+            else "a turn"
+        )
+        await interaction.response.send_message(f"↩️ Removed {whose}.", allowed_mentions=NO_PINGS)
+        await self.runner.apply(outcome)
+
+    # --- the narrator -------------------------------------------------------------------------------
+    @story.command(name="retry", description="Ask the narrator for a new version of its last part.")
+    async def retry(self, interaction: discord.Interaction) -> None:
+        outcome = await self.service.retry(interaction.channel_id, actor_of(interaction))
+        await interaction.response.send_message("🔄 The narrator tries again…")
+        await self.runner.apply(outcome)
+
+    @story.command(name="narrate", description="Free mode: ask the narrator to continue now.")
+    async def narrate(self, interaction: discord.Interaction) -> None:
+        outcome = await self.service.narrate_now(interaction.channel_id, actor_of(interaction))
+        await interaction.response.send_message("📖 The narrator takes up the tale…")
+        await self.runner.apply(outcome)
+
+    @guarded
+    async def on_vote(self, interaction: discord.Interaction, vote_id: int, option: int) -> None:
+        vote, everyone = await self.service.cast_vote(vote_id, interaction.user.id, option)
+        await interaction.response.send_message(
+            f"🗳️ You voted for option {option + 1}. You can change your vote until it closes.", ephemeral=True
+        )
+        if everyone:
+            await self.runner.apply(await self.service.close_vote(vote_id))
+            return
+        view = await self.service.view_of(vote.story_id)
+        if interaction.message is not None and view.vote is not None:
+            await interaction.message.edit(
+                embed=vote_embed(view.story, view.vote, len(view.ballots), len(view.players))
+            )
+
+    # --- control ------------------------------------------------------------------------------------
+    @story.command(name="pause", description="Pause the story: no turns, no timers (the starter or a moderator).")
+    async def pause(self, interaction: discord.Interaction) -> None:
+        story = await self.service.pause(interaction.channel_id, actor_of(interaction))
+        self.runner.arm(story)
+        await interaction.response.send_message("⏸️ The story is paused. `/story resume` continues it.")
+
+    @story.command(name="resume", description="Resume a paused story.")
+    async def resume(self, interaction: discord.Interaction) -> None:
+        outcome = await self.service.resume(interaction.channel_id, actor_of(interaction))
+        await interaction.response.send_message("▶️ The story continues.")
+        await self.runner.apply(outcome)
+
+    @story.command(name="end", description="End the story and post the whole of it as a file.")
+    async def end(self, interaction: discord.Interaction) -> None:
+        story = await self.service.end(interaction.channel_id, actor_of(interaction))
+        self.runner.cancel(story.id)
+        await interaction.response.send_message(
+            f"🏁 <@{interaction.user.id}> ended the story.", allowed_mentions=NO_PINGS
+        )
+        await self.runner.post_ending(interaction.channel, story)
+
+    @story.command(name="note", description="Set the author's note that steers the narrator (empty clears it).")
+    @app_commands.describe(text="e.g. 'Keep it light-hearted' or 'A storm is coming'")
+    async def note(self, interaction: discord.Interaction, text: str = "") -> None:
+        story = await self.service.set_note(interaction.channel_id, actor_of(interaction), text)
+        shown = f"“{quote(story.author_note, 300)}”" if story.author_note else "cleared"
+        await interaction.response.send_message(f"📝 Author's note {shown}.", ephemeral=True)
+
+    @story.command(name="pin", description="Pin a fact the narrator must never forget.")
+    @app_commands.describe(fact="e.g. 'Mira is afraid of water'")
+    async def pin(self, interaction: discord.Interaction, fact: str) -> None:
+        pin = await self.service.pin(interaction.channel_id, actor_of(interaction), fact)
+        await interaction.response.send_message(
+            f"📌 Pinned fact #{pin.id}: {quote(pin.text, 300)}", allowed_mentions=NO_PINGS
+        )
+
+    @story.command(name="unpin", description="Remove a pinned fact.")
+    @app_commands.describe(id="The fact's number, from /story pins")
+    async def unpin(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        await self.service.unpin(interaction.channel_id, actor_of(interaction), id)
+        await interaction.response.send_message(f"📌 Unpinned fact #{id}.", ephemeral=True)
+
+    # --- reading ------------------------------------------------------------------------------------
+    @story.command(name="pins", description="The facts pinned in this story.")
+    async def pins(self, interaction: discord.Interaction) -> None:
+        pins = await self.service.pins(interaction.channel_id)
+        text = "\n".join(f"`#{p.id}` {quote(p.text, 300)}" for p in pins) or "No facts pinned. `/story pin` adds one."
+        await interaction.response.send_message(
+            f"📌 **Pinned facts**\n{text}"[:2000], ephemeral=True, allowed_mentions=NO_PINGS
+        )
+
+    @story.command(name="status", description="Players, whose turn it is, the round and the word count.")
+    async def status(self, interaction: discord.Interaction) -> None:
+        view = await self.service.view(interaction.channel_id)
+        await interaction.response.send_message(embed=status_embed(view), ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @story.command(name="recap", description="“Previously on…”: a short recap of the story so far.")
+    async def recap(self, interaction: discord.Interaction) -> None:
+        await defer_public(interaction)
+        story, text = await self.service.recap(interaction.channel_id)
+        interaction.extras["public_defer_pending"] = False
+        body = text or "…the story has barely begun."
+        await interaction.edit_original_response(
+            content=f"📜 **Previously on** *{escape_markdown(story.title)}*…\n\n{body}"[:2000],
+            allowed_mentions=NO_PINGS,
+        )
+
+    @story.command(name="export", description="The whole story as a file, with credits and chapters.")
+    @app_commands.choices(format=FORMATS)
+    async def export(self, interaction: discord.Interaction, format: str = "markdown") -> None:
+        story, players, turns = await self.service.transcript(interaction.channel_id)
+        await interaction.response.defer(thinking=True)
+        file = export_story(story, players, turns, format, await self.runner.model_name())
+        await interaction.followup.send(
+            f"📜 *{escape_markdown(story.title)}* — {len(turns)} turns.",
+            file=discord.File(io.BytesIO(file.content), filename=file.filename),
+            allowed_mentions=NO_PINGS,
+        )

@@ -1,0 +1,261 @@
+"""The background life of stories: turn and vote timers, narrations, summaries.
+
+One runner for all channels. Each story has at most one timer task and one narration task; both are
+re-created from the database after a restart (`restore`), so a story resumes exactly where it was.
+Every task gets a done-callback that logs failures: a story's background work never dies silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import discord
+
+from bot.engine_client import EngineError, TextDelta
+from bot.errors import Conflict, NotFound, describe
+from bot.export import export_story
+from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
+from bot.story_prompts import clean_narration
+from cogs.stories.render import narrator_header, vote_embed, vote_result
+from cogs.stories.views import vote_view
+from cogs.ui import NO_PINGS, ChannelSink, renderer
+from storage.stories import Story
+
+log = logging.getLogger(__name__)
+
+
+class StoryRunner:
+    def __init__(self, bot: Any, service: StoryService) -> None:
+        self.bot = bot
+        self.service = service
+        self._timers: dict[int, asyncio.Task[None]] = {}
+        self._narrations: dict[int, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    async def restore(self) -> int:
+        """Re-arm every open story from what the database says. Returns how many were resumed."""
+        stories = await self.service.open_stories()
+        for story in stories:
+            self.arm(story)
+            if story.phase == "narrating" and not story.paused:
+                self.narrate(story.id)
+        if stories:
+            log.info("resumed %d open stories", len(stories))
+        return len(stories)
+
+    async def close(self) -> None:
+        tasks = [*self._timers.values(), *self._narrations.values(), *self._background]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def cancel(self, story_id: int) -> None:
+        """Stop a story's timer and narration (e.g. it ended). A cancelled narration saves nothing."""
+        for table in (self._timers, self._narrations):
+            task = table.pop(story_id, None)
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+
+    def busy(self, story_id: int) -> bool:
+        task = self._narrations.get(story_id)
+        return task is not None and not task.done()
+
+    # --- reacting to outcomes -----------------------------------------------------------------------
+    async def apply(self, result: Outcome | VoteResult | None) -> None:
+        """Tell the channel what happened and start whatever comes next."""
+        if result is None:
+            return
+        if isinstance(result, VoteResult):
+            await self._announce_vote_result(result)
+            result = result.outcome
+        story = result.story
+        channel = await self.channel(story.channel_id)
+        if channel is not None:
+            await self._announce(channel, result)
+        if story.phase == "ended":
+            self.cancel(story.id)
+            if channel is not None:
+                await self.post_ending(channel, story)
+            return
+        self.arm(story)
+        if result.narrate:
+            self.narrate(story.id)
+
+    async def _announce(self, channel: discord.abc.Messageable, outcome: Outcome) -> None:
+        story = outcome.story
+        if outcome.skipped:
+            await channel.send(
+                f"⏭️ Time ran out for **{outcome.skipped.name}**, so their turn was skipped.", allowed_mentions=NO_PINGS
+            )
+        if outcome.note:
+            await channel.send(f"ℹ️ {outcome.note}", allowed_mentions=NO_PINGS)
+        if outcome.vote:
+            await self._post_vote(channel, story, outcome)
+        if outcome.next_player and not outcome.narrate:
+            player = outcome.next_player
+            due = f" Time runs out <t:{int(story.deadline)}:R>." if story.deadline else ""
+            # The one deliberate ping: only the player whose turn it is.
+            await channel.send(
+                f"🎲 <@{player.user_id}>, it is your turn (round {story.round}): `/story add`, "
+                f"or `/story write` for a long one.{due}",
+                allowed_mentions=discord.AllowedMentions(
+                    users=[discord.Object(player.user_id)], everyone=False, roles=False
+                ),
+            )
+
+    async def _post_vote(self, channel: discord.abc.Messageable, story: Story, outcome: Outcome) -> None:
+        assert outcome.vote is not None
+        view = await self.service.view_of(story.id)
+        message = await channel.send(
+            embed=vote_embed(story, outcome.vote, 0, len(view.players)),
+            view=vote_view(outcome.vote.id, len(outcome.vote.options)),
+            allowed_mentions=NO_PINGS,
+        )
+        await self.service.set_vote_message(outcome.vote.id, message.id)
+
+    async def _announce_vote_result(self, result: VoteResult) -> None:
+        story = result.outcome.story
+        channel = await self.channel(story.channel_id)
+        if channel is None:
+            return
+        if result.vote.message_id:
+            try:
+                message = await channel.fetch_message(result.vote.message_id)
+                await message.edit(
+                    embed=vote_embed(story, result.vote, 0, 0),
+                    view=vote_view(result.vote.id, len(result.vote.options), closed=True),
+                )
+            except discord.HTTPException:
+                log.info("could not update the vote message of story %s", story.id)
+        text = result.vote.options[result.winner]
+        await channel.send(
+            f"{vote_result(result.winner, result.tally)}\n\n📖 **The narrator**\n\n{text}"[:2000],
+            allowed_mentions=NO_PINGS,
+        )
+
+    async def post_ending(self, channel: discord.abc.Messageable, story: Story) -> None:
+        story_, players, turns = await self.service.transcript(story.channel_id)
+        file = export_story(story_, players, turns, "markdown", await self.model_name())
+        await channel.send(
+            f"🏁 **The End** of *{discord.utils.escape_markdown(story.title)}*. The whole story is attached.",
+            file=discord.File(io.BytesIO(file.content), filename=file.filename),
+            allowed_mentions=NO_PINGS,
+        )
+
+    # --- timers -------------------------------------------------------------------------------------
+    def arm(self, story: Story) -> None:
+        old = self._timers.pop(story.id, None)
+        if old is not None and old is not asyncio.current_task():
+            old.cancel()
+        if story.deadline is None or story.paused or story.phase not in ("turns", "voting"):
+            return
+        self._timers[story.id] = self._spawn(self._timer(story.id, story.deadline), f"story-{story.id}-timer")
+
+    async def _timer(self, story_id: int, deadline: float) -> None:
+        await asyncio.sleep(max(0.0, deadline - time.time()))
+        self._timers.pop(story_id, None)
+        await self.apply(await self.service.expire(story_id, deadline))
+
+    # --- narration ----------------------------------------------------------------------------------
+    def narrate(self, story_id: int) -> None:
+        if self.busy(story_id):
+            return
+        self._narrations[story_id] = self._spawn(self._narrate(story_id), f"story-{story_id}-narration")
+
+    async def _narrate(self, story_id: int) -> None:
+        try:
+            plan = await self.service.plan_narration(story_id)
+        except (Conflict, NotFound):
+            self._narrations.pop(story_id, None)
+            return  # the story moved on (ended, undone) before the narrator started
+        channel = await self.channel(plan.story.channel_id)
+        if channel is None:
+            return
+        try:
+            if plan.sampling.n > 1:
+                outcome = await self._narrate_choices(channel, plan)
+            else:
+                outcome = await self._narrate_stream(channel, plan)
+        except EngineError as exc:
+            outcome = await self.service.fail_narration(story_id, describe(exc) or "The narrator stumbled.")
+        except discord.HTTPException:
+            log.exception("Discord refused a narration message in story %s", story_id)
+            outcome = await self.service.fail_narration(story_id, "Discord did not accept the narrator's message.")
+        finally:
+            self._narrations.pop(story_id, None)
+        await self.apply(outcome)
+        if outcome.turn is not None and outcome.turn.kind == "narrator":
+            self._spawn(self.service.refresh_summary(story_id), f"story-{story_id}-summary")
+
+    async def _narrate_stream(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:
+        sink = ChannelSink(channel)
+        stream = renderer(sink, narrator_header(plan.story))
+        text = ""
+        try:
+            async for event in self.bot.engine.stream(
+                plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
+            ):
+                if isinstance(event, TextDelta):
+                    text += event.text
+                    await stream.update(clean_narration(text, plan.players))
+        except EngineError as exc:
+            if sink.last is not None:
+                await stream.finish(note=f"⚠️ {describe(exc)} Nothing was saved.")
+            raise
+        outcome = await self.service.complete_narration(plan, [text])
+        if outcome.turn is not None:
+            await stream.finish(outcome.turn.text)
+        elif sink.last is not None:
+            await stream.finish(note="⚠️ Nothing was saved.")
+        return outcome
+
+    async def _narrate_choices(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:
+        notice = await channel.send("🪶 *The narrator is imagining possible futures…*", allowed_mentions=NO_PINGS)
+        try:
+            completion = await self.bot.engine.complete(
+                plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
+            )
+        finally:
+            await _quietly(notice.delete())
+        return await self.service.complete_narration(plan, list(completion.texts))
+
+    # --- helpers ------------------------------------------------------------------------------------
+    async def channel(self, channel_id: int) -> discord.abc.Messageable | None:
+        channel = self.bot.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self.bot.fetch_channel(channel_id)
+            except discord.HTTPException:
+                log.warning("channel %s of a story is gone", channel_id)
+                return None
+        return channel  # type: ignore[return-value]
+
+    async def model_name(self) -> str:
+        try:
+            return str((await self.bot.engine.health()).get("model") or "")
+        except EngineError:
+            return ""
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("story task %s failed", task.get_name(), exc_info=task.exception())
+
+
+async def _quietly(coro: Coroutine[Any, Any, Any]) -> None:
+    try:
+        await coro
+    except discord.HTTPException:
+        pass

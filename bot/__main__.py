@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import discord
 
@@ -33,8 +34,14 @@ The offline playground (no Discord account needed) is `make play`.
 """
 
 
-async def run_bot(settings: Settings, *, on_bot: Callable[[Taleweaver], None] | None = None) -> None:
-    """Open storage and the engine, run the bot until it is closed or cancelled, then release everything."""
+async def run_bot(
+    settings: Settings, *, on_bot: Callable[[Taleweaver], None] | None = None, **client_options: Any
+) -> None:
+    """Open storage and the engine, run the bot until it is closed or cancelled, then release everything.
+
+    `on_bot` sees the bot before it connects (the playground keeps a handle to it); `client_options`
+    go to discord.py's Client.
+    """
     if not settings.discord_token:
         raise SettingsError("DISCORD_TOKEN is not set.")
     async with contextlib.AsyncExitStack() as stack:
@@ -50,7 +57,7 @@ async def run_bot(settings: Settings, *, on_bot: Callable[[Taleweaver], None] | 
         engine = await stack.enter_async_context(
             EngineClient(url, api_key=key, model=settings.engine_model, timeout=settings.engine_timeout)
         )
-        bot = Taleweaver(settings=settings, db=db, engine=engine)
+        bot = Taleweaver(settings=settings, db=db, engine=engine, **client_options)
         if on_bot:
             on_bot(bot)
         async with bot:

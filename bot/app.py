@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -27,12 +28,14 @@ EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin")
 
 
 class Taleweaver(commands.Bot):
-    def __init__(self, *, settings: Settings, db: Database, engine: EngineClient) -> None:
+    def __init__(self, *, settings: Settings, db: Database, engine: EngineClient, **options: Any) -> None:
+        """`options` go to discord.py's Client (tests pass e.g. guild_ready_timeout)."""
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            **options,
         )
         self.settings = settings
         self.db = db
@@ -112,5 +115,6 @@ async def send_private(interaction: discord.Interaction, content: str) -> None:
 
 
 def _where(interaction: discord.Interaction) -> str:
-    command = interaction.command.qualified_name if interaction.command else interaction.data.get("custom_id", "?")
+    data = interaction.data or {}
+    command = interaction.command.qualified_name if interaction.command else data.get("custom_id", "?")
     return f"/{command} (guild {interaction.guild_id}, channel {interaction.channel_id}, user {interaction.user.id})"

@@ -42,7 +42,13 @@ class Taleweaver(commands.Bot):
         self.engine = engine
         self.moderation = ModerationService(db)
         self.poems = PoemService(db, engine)
-        self.stories = StoryService(db, engine, self.moderation, prompt_budget=settings.story_prompt_tokens)
+        self.stories = StoryService(
+            db,
+            engine,
+            self.moderation,
+            prompt_budget=settings.story_prompt_tokens,
+            narration_tokens=settings.narration_tokens,
+        )
         self.lore = LoreService(db, self.moderation)
         self.started_at = time.monotonic()
         self.tree.on_error = self.on_app_command_error

@@ -45,6 +45,7 @@ class Settings:
     engine_start_timeout: float = 600.0
     tokenizer: str | None = None  # the model's tokenizer for prompt budgets; default: what the engine reports
     story_prompt_tokens: int = 2048
+    narration_tokens: int = 280  # the longest narrator part, in tokens
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -55,6 +56,8 @@ class Settings:
             raise SettingsError("ENGINE_TIMEOUT and ENGINE_START_TIMEOUT must be positive numbers of seconds.")
         if not 256 <= self.story_prompt_tokens <= 1_000_000:
             raise SettingsError("STORY_PROMPT_TOKENS must be at least 256.")
+        if not 16 <= self.narration_tokens <= 4096:
+            raise SettingsError("STORY_NARRATION_TOKENS must be between 16 and 4096.")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -87,5 +90,6 @@ class Settings:
             "log_level": text("LOG_LEVEL"),
             "tokenizer": text("TOKENIZER"),
             "story_prompt_tokens": number("STORY_PROMPT_TOKENS", int),
+            "narration_tokens": number("STORY_NARRATION_TOKENS", int),
         }
         return cls(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]

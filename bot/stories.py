@@ -112,12 +112,14 @@ class StoryService:
         *,
         counter: TokenCounter | None = None,
         prompt_budget: int = 2048,
+        narration_tokens: int = 280,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
         self._engine = engine
         self._moderation = moderation
         self._now = clock
+        self._narration_tokens = narration_tokens
         self.memory = ContextBuilder(counter or EstimatingCounter(), prompt_budget)
 
     def use_counter(self, counter: TokenCounter) -> None:
@@ -285,7 +287,9 @@ class StoryService:
                 instruction = round_instruction(round_turns, names, final)
             prompt = await self.memory.build(conn, story, players, instruction)
         n = story.choices if kind == "round" and story.choices > 1 else 1
-        sampling = Sampling(max_tokens=280, temperature=0.85, top_p=0.95, stop=stop_sequences(players), n=n)
+        sampling = Sampling(
+            max_tokens=self._narration_tokens, temperature=0.85, top_p=0.95, stop=stop_sequences(players), n=n
+        )
         return NarrationPlan(story, kind, prompt.messages, sampling, players, prompt.tokens)
 
     async def complete_narration(self, plan: NarrationPlan, texts: list[str]) -> Outcome:

@@ -20,10 +20,12 @@ WAITING = "⏳ *waiting for the storyteller…*"
 
 
 class MessageSink(Protocol):
-    async def send(self, content: str) -> Any:
+    """Where streamed text goes. `final` marks the last page's last write: the place for buttons."""
+
+    async def send(self, content: str, *, final: bool = False) -> Any:
         """Post a new message; return a handle for `edit`."""
 
-    async def edit(self, handle: Any, content: str) -> None: ...
+    async def edit(self, handle: Any, content: str, *, final: bool = False) -> None: ...
 
 
 class StreamRenderer:
@@ -68,22 +70,23 @@ class StreamRenderer:
         if text is not None:
             self.text = text
         self._status = note
-        await self._render(force=True)
+        await self._render(force=True, final=True)
         return self.handles
 
-    async def _render(self, *, force: bool) -> None:
+    async def _render(self, *, force: bool, final: bool = False) -> None:
         now = self._clock()
         if not force and now - self._last < self._interval:
             return
         self._last = now
-        for index, content in enumerate(self.pages()):
-            if index < len(self._handles):
-                if self._shown[index] != content:
-                    await self._sink.edit(self._handles[index], content)
-                    self._shown[index] = content
-            else:
-                self._handles.append(await self._sink.send(content))
+        pages = self.pages()
+        for index, content in enumerate(pages):
+            last = final and index == len(pages) - 1
+            if index >= len(self._handles):
+                self._handles.append(await self._sink.send(content, final=last))
                 self._shown.append(content)
+            elif self._shown[index] != content or last:
+                await self._sink.edit(self._handles[index], content, final=last)
+                self._shown[index] = content
 
     def pages(self) -> list[str]:
         """The messages as they should look now: header + text split at the limit, status on the last."""

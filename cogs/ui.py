@@ -30,54 +30,53 @@ async def defer_public(interaction: discord.Interaction) -> None:
 
 
 class InteractionSink:
-    """Streams into an interaction's response message, with follow-ups for further pages."""
+    """Streams into an interaction's response message, with follow-ups for further pages.
 
-    def __init__(self, interaction: discord.Interaction) -> None:
+    `view`, if set, is attached to the last page when the stream finishes.
+    """
+
+    def __init__(self, interaction: discord.Interaction, view: discord.ui.View | None = None) -> None:
         self._interaction = interaction
+        self.view = view
         self.last: Any = None
 
-    async def send(self, content: str) -> Any:
+    async def send(self, content: str, *, final: bool = False) -> Any:
+        extra = self._extra(final)
         if self.last is None:
             self._interaction.extras["public_defer_pending"] = False
-            await self._interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS)
+            await self._interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS, **extra)
             self.last = ORIGINAL
         else:
-            self.last = await self._interaction.followup.send(content, wait=True, allowed_mentions=NO_PINGS)
+            self.last = await self._interaction.followup.send(content, wait=True, allowed_mentions=NO_PINGS, **extra)
         return self.last
 
-    async def edit(self, handle: Any, content: str) -> None:
+    async def edit(self, handle: Any, content: str, *, final: bool = False) -> None:
+        extra = self._extra(final)
         if handle == ORIGINAL:
-            await self._interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS)
+            await self._interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS, **extra)
         else:
-            await handle.edit(content=content, allowed_mentions=NO_PINGS)
+            await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
 
-    async def attach(self, view: discord.ui.View | None) -> None:
-        """Put buttons on the last message of the stream."""
-        if self.last == ORIGINAL:
-            await self._interaction.edit_original_response(view=view)
-        elif self.last is not None:
-            await self.last.edit(view=view)
+    def _extra(self, final: bool) -> dict[str, Any]:
+        return {"view": self.view} if final and self.view is not None else {}
 
 
 class ChannelSink:
     """Streams into new channel messages (for output not tied to one interaction, e.g. a narrator)."""
 
-    def __init__(self, channel: discord.abc.Messageable, *, reference: discord.Message | None = None) -> None:
+    def __init__(self, channel: discord.abc.Messageable, view: discord.ui.View | None = None) -> None:
         self._channel = channel
-        self._reference = reference
+        self.view = view
         self.last: discord.Message | None = None
 
-    async def send(self, content: str) -> discord.Message:
-        self.last = await self._channel.send(content, allowed_mentions=NO_PINGS, reference=self._reference)
-        self._reference = None
+    async def send(self, content: str, *, final: bool = False) -> discord.Message:
+        extra = {"view": self.view} if final and self.view is not None else {}
+        self.last = await self._channel.send(content, allowed_mentions=NO_PINGS, **extra)
         return self.last
 
-    async def edit(self, handle: discord.Message, content: str) -> None:
-        await handle.edit(content=content, allowed_mentions=NO_PINGS)
-
-    async def attach(self, view: discord.ui.View | None) -> None:
-        if self.last is not None:
-            await self.last.edit(view=view)
+    async def edit(self, handle: discord.Message, content: str, *, final: bool = False) -> None:
+        extra = {"view": self.view} if final and self.view is not None else {}
+        await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
 
 
 def renderer(sink: InteractionSink | ChannelSink, header: str = "") -> StreamRenderer:

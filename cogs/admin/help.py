@@ -24,6 +24,43 @@ SECTIONS: list[HelpSection] = [
         ),
     ),
     HelpSection(
+        "📚 Stories: playing",
+        "Tell a story together: players take turns, an AI narrator weaves them in. One story per channel or thread.",
+        (
+            (
+                "/story start",
+                "Open a lobby; players press Join, the starter presses Start",
+                "/story start title:The Lost Key genre:mystery premise:A key is found in the snow turn_timeout:10m",
+            ),
+            ("/story join", "Join (optionally as a named character)", "/story join character:Mira"),
+            ("/story add", "Add your turn", "/story add text:I hold the key up to the lantern."),
+            ("/story write", "Write a long turn in a text box", "/story write"),
+            ("/story edit", "Change your turn before the narrator weaves it in", "/story edit text:I pocket the key."),
+            ("/story status", "Players, whose turn it is, the round, the word count", "/story status"),
+            ("/story leave", "Leave the story", "/story leave"),
+        ),
+    ),
+    HelpSection(
+        "🪶 Stories: the narrator and the table",
+        "Steer the narrator, and run the table (undo, pause, resume and end: the starter or a moderator).",
+        (
+            ("/story retry", "A new version of the narrator's last part", "/story retry"),
+            ("/story narrate", "Free mode: the narrator continues now", "/story narrate"),
+            ("/story pin", "A fact the narrator must never forget", "/story pin fact:Mira cannot swim"),
+            ("/story note", "An author's note that steers the narrator", "/story note text:Keep it eerie"),
+            ("/story recap", "“Previously on…”", "/story recap"),
+            ("/story undo", "Remove the last turn", "/story undo"),
+            ("/story pause · resume · end", "Stop the clock, continue, or finish", "/story end"),
+            ("/story export", "The whole story as a file", "/story export format:Markdown"),
+            (
+                "/lore add",
+                "World lore the narrator recalls when a key comes up",
+                "/lore add keys:Ember, dragon content:Ember is an old red dragon who hoards songs.",
+            ),
+            ("/lore list · remove", "See or remove this channel's lore", "/lore remove id:3"),
+        ),
+    ),
+    HelpSection(
         "🛠️ Server",
         "What the storyteller runs on, and what moderators can change.",
         (

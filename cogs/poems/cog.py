@@ -66,8 +66,8 @@ class Poems(commands.Cog):
                 else:
                     done = event
         except EngineError as exc:
+            sink.view = poem_view(poem, written=False)
             await stream.finish(note=f"⚠️ {describe(exc)} Press **Regenerate** to try again.")
-            await sink.attach(poem_view(poem, written=False))
             return
         except discord.NotFound:
             return  # the message was deleted while we wrote; leaving the stream aborts the generation
@@ -75,14 +75,14 @@ class Poems(commands.Cog):
             self._writing.discard(poem.id)
         assert done is not None
         if not done.poem.text:
+            sink.view = poem_view(done.poem, written=False)
             await stream.finish("", note="🤔 The storyteller found no words this time. Press **Regenerate**.")
-            await sink.attach(poem_view(done.poem, written=False))
             return
         note = f"— for <@{done.poem.author_id}> · poem #{done.poem.id}"
         if done.truncated:
             note = "⚠️ *The poem reached its length limit and may be cut short.*\n" + note
+        sink.view = poem_view(done.poem)
         await stream.finish(done.poem.text, note=note)
-        await sink.attach(poem_view(done.poem))
 
     @guarded
     async def on_button(self, interaction: discord.Interaction, action: str, poem_id: int) -> None:

@@ -1,0 +1,116 @@
+"""End-to-end fixtures: the fake Discord, the real engine, a real SQLite file and the real bot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from bot.app import Taleweaver
+from bot.engine_client import EngineClient
+from bot.settings import Settings
+from storage.db import Database
+from tests.fakediscord import Channel, FakeDiscord, Guild, Message, Role, User
+from tests.fakediscord.permissions import MANAGE_GUILD
+from tests.support.engine_proc import EngineProcess
+from tests.support.engine_proxy import EngineProxy
+
+
+@dataclass
+class World:
+    guild: Guild
+    channel: Channel
+    other_channel: Channel
+    mod: User  # owns the guild
+    alice: User
+    bob: User
+    cara: User
+    keepers: Role  # a role with Manage Server
+
+
+@dataclass
+class BotHandle:
+    """The real Taleweaver bot against the fake Discord; restartable on the same database file."""
+
+    fake: FakeDiscord
+    engine_url: str
+    db_path: Path
+    guild: Guild
+    narration_tokens: int = 48
+    bot: Taleweaver | None = None
+    _task: asyncio.Task[None] | None = None
+    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+
+    async def start(self) -> Taleweaver:
+        self._stack = contextlib.AsyncExitStack()
+        db = await self._stack.enter_async_context(Database.open(self.db_path))
+        engine = await self._stack.enter_async_context(EngineClient(self.engine_url, timeout=120, connect_retries=1))
+        settings = Settings(
+            discord_token=self.fake.token,
+            dev_guild_id=self.guild.id,
+            database_path=self.db_path,
+            engine_url=self.engine_url,
+            narration_tokens=self.narration_tokens,
+        )
+        self.bot = Taleweaver(settings=settings, db=db, engine=engine, guild_ready_timeout=0.05)
+        self._task = asyncio.create_task(self.bot.start(self.fake.token))
+        await self.fake.wait_ready(timeout=30)
+        await self.fake.wait_commands_synced(self.guild, timeout=30)
+        await asyncio.wait_for(self.bot.wait_until_ready(), 30)
+        return self.bot
+
+    async def stop(self) -> None:
+        if self.bot is not None:
+            await self.bot.close()
+        if self._task is not None:
+            await self._task
+        await self._stack.aclose()
+        self.bot, self._task = None, None
+
+    async def restart(self) -> Taleweaver:
+        await self.stop()
+        return await self.start()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as fake:
+        yield fake
+
+
+@pytest.fixture
+def world(fake: FakeDiscord) -> World:
+    mod = fake.add_user("mod")
+    guild = fake.add_guild("Tale Guild", owner=mod)
+    keepers = fake.add_role(guild, "Keepers", permissions=MANAGE_GUILD)
+    alice, bob, cara = fake.add_user("alice"), fake.add_user("bob"), fake.add_user("cara")
+    for user in (alice, bob, cara):
+        fake.add_member(guild, user)
+    return World(
+        guild, fake.add_channel(guild, "tavern"), fake.add_channel(guild, "library"), mod, alice, bob, cara, keepers
+    )
+
+
+@pytest.fixture
+async def proxy(engine: EngineProcess) -> AsyncIterator[EngineProxy]:
+    proxy = await EngineProxy(engine.url).start()
+    yield proxy
+    await proxy.stop()
+
+
+@pytest.fixture
+async def taleweaver(fake: FakeDiscord, world: World, proxy: EngineProxy, tmp_path: Path) -> AsyncIterator[BotHandle]:
+    """The bot, talking to the real engine through a proxy the test can make fail."""
+    handle = BotHandle(fake, proxy.url, tmp_path / "taleweaver.db", world.guild)
+    await handle.start()
+    yield handle
+    await handle.stop()
+
+
+def no_pings(messages: list[Message]) -> list[str]:
+    """Messages that pinged @everyone or a role (the bot must never); returns their descriptions."""
+    return [f"{m.id}: {m.content[:80]!r}" for m in messages if m.pinged_everyone or m.pinged_roles]

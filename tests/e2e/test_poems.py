@@ -11,14 +11,14 @@ from tests.fakediscord import FakeDiscord, FakeInteraction, Message
 DONE = re.compile(r"poem #(\d+)")
 
 
-async def finished_poem(fake: FakeDiscord, message_id: int, timeout: float = 90) -> Message:
+async def finished_poem(fake: FakeDiscord, message_id: int, limit: float = 90) -> Message:
     """Wait until the poem message shows its footer and carries its buttons."""
 
     def done() -> Message | None:
         message = fake.message_by_id[message_id]
         return message if DONE.search(message.content) and message.custom_ids else None
 
-    return await fake.wait_for(done, timeout=timeout, what="the poem to finish")
+    return await fake.wait_for(done, timeout=limit, what="the poem to finish")
 
 
 async def write_poem(fake: FakeDiscord, world: World, **options: object) -> tuple[FakeInteraction, Message]:

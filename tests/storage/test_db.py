@@ -1,0 +1,359 @@
+"""storage.db: connection settings, migrations (in order, atomic, idempotent, upgradable) and transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import aiosqlite
+import pytest
+
+import storage.db
+from storage.db import Database, Migration, MigrationError, NewerSchemaError, load_migrations
+
+
+def use_migrations_dir(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Make `load_migrations()` read a temporary migrations package instead of storage/migrations."""
+    monkeypatch.setattr(storage.db, "resources", SimpleNamespace(files=lambda package: folder))
+
+
+def ship_extra_migrations(monkeypatch: pytest.MonkeyPatch, *extra: tuple[str, str]) -> int:
+    """Ship the real migrations plus `extra` (name, sql) numbered after them; returns the latest version."""
+    real = load_migrations()
+    added = [Migration(len(real) + i, name, sql) for i, (name, sql) in enumerate(extra, start=1)]
+    monkeypatch.setattr(storage.db, "load_migrations", lambda: [*real, *added])
+    return len(real) + len(added)
+
+
+async def table_names(conn: aiosqlite.Connection) -> set[str]:
+    async with conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
+        return {row[0] for row in await cur.fetchall()}
+
+
+async def tables(db: Database) -> set[str]:
+    async with db.read() as conn:
+        return await table_names(conn)
+
+
+async def recorded_versions(db: Database) -> list[int]:
+    async with db.read() as conn, conn.execute("SELECT version FROM schema_migrations ORDER BY version") as cur:
+        return [row[0] for row in await cur.fetchall()]
+
+
+# --- loading migrations -------------------------------------------------------------------------------
+
+
+def test_shipped_migrations_are_numbered_from_one_without_gaps() -> None:
+    migrations = load_migrations()
+    assert migrations, "storage/migrations ships no migration"
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    assert all(m.sql.strip() and m.name for m in migrations)
+
+
+def test_a_gap_in_the_numbering_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "0001_first.sql").write_text("CREATE TABLE a (x INTEGER);")
+    (tmp_path / "0003_third.sql").write_text("CREATE TABLE c (x INTEGER);")
+    (tmp_path / "README.txt").write_text("not a migration")  # ignored: does not match the name pattern
+    use_migrations_dir(monkeypatch, tmp_path)
+    with pytest.raises(MigrationError, match="0003"):
+        load_migrations()
+
+
+# --- a new database -----------------------------------------------------------------------------------
+
+
+async def test_new_file_is_configured_and_fully_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "new.db"  # parent folders are created
+    async with Database.open(path) as db:
+        async with db.read() as conn:
+            async with conn.execute("PRAGMA journal_mode") as cur:
+                assert (await cur.fetchone())[0] == "wal"
+            async with conn.execute("PRAGMA foreign_keys") as cur:
+                assert (await cur.fetchone())[0] == 1
+            async with conn.execute("PRAGMA busy_timeout") as cur:
+                assert (await cur.fetchone())[0] == 5000
+        migrations = load_migrations()
+        assert await recorded_versions(db) == [m.version for m in migrations]
+        assert await db.schema_version() == migrations[-1].version
+        async with db.read() as conn, conn.execute("SELECT name FROM schema_migrations ORDER BY version") as cur:
+            assert [row[0] for row in await cur.fetchall()] == [m.name for m in migrations]
+        assert {"guild_settings", "audit_log", "poems"} <= await tables(db)
+    # WAL is a property of the file: another connection sees it too.
+    with sqlite3.connect(path) as plain:
+        assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_foreign_keys_are_enforced(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        await conn.execute("CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id))")
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO child (parent_id) VALUES (42)")
+
+
+async def test_migrate_is_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with Database.open(path) as db:
+        before = await recorded_versions(db)
+        assert await db.migrate() == []
+        assert await db.migrate() == []
+        assert await recorded_versions(db) == before
+    async with Database.open(path) as db:  # re-opening migrates again: nothing to do
+        assert await recorded_versions(db) == before
+
+
+async def test_open_without_migrating_leaves_an_empty_file_at_version_zero(tmp_path: Path) -> None:
+    async with Database.open(tmp_path / "t.db", migrate=False) as db:
+        assert await db.schema_version() == 0
+        assert "poems" not in await tables(db)
+
+
+# --- failing and future migrations --------------------------------------------------------------------
+
+
+async def test_failing_migration_leaves_the_previous_version_and_no_partial_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    previous = len(load_migrations())
+    half_done = (
+        "CREATE TABLE half_done (x INTEGER);\n"
+        "INSERT INTO half_done VALUES (1);\n"
+        "ALTER TABLE poems ADD COLUMN half_done INTEGER;\n"
+        "INSERT INTO no_such_table VALUES (1);\n"
+    )
+    ship_extra_migrations(monkeypatch, ("half_done", half_done))
+    async with Database.open(tmp_path / "t.db", migrate=False) as db:
+        with pytest.raises(MigrationError, match="half_done"):
+            await db.migrate()
+        assert await db.schema_version() == previous
+        assert await recorded_versions(db) == list(range(1, previous + 1))
+        assert "half_done" not in await tables(db)
+        async with db.read() as conn, conn.execute("PRAGMA table_info(poems)") as cur:
+            assert "half_done" not in {row["name"] for row in await cur.fetchall()}
+        # The connection is not left inside the failed transaction: writing still works.
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO guild_settings (guild_id, updated_at) VALUES (1, 0)")
+        # Once the migration is fixed, it applies.
+        monkeypatch.undo()
+        ship_extra_migrations(monkeypatch, ("half_done", "CREATE TABLE half_done (x INTEGER);\n"))
+        assert await db.migrate() == [previous + 1]
+        assert "half_done" in await tables(db)
+
+
+async def test_opening_a_failing_migration_raises_and_closes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ship_extra_migrations(monkeypatch, ("broken", "THIS IS NOT SQL;"))
+    with pytest.raises(MigrationError, match="broken"):
+        async with Database.open(tmp_path / "t.db"):
+            pytest.fail("the database opened despite a failing migration")
+
+
+async def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    future = len(load_migrations()) + 1
+    async with Database.open(path) as db, db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from_the_future', 0)", (future,)
+        )
+    with pytest.raises(NewerSchemaError, match=f"version {future}"):
+        async with Database.open(path):
+            pytest.fail("a newer database was opened")
+    with sqlite3.connect(path) as plain:  # and it was left alone
+        assert plain.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == future
+
+
+# --- upgrading in place -------------------------------------------------------------------------------
+
+
+async def _write_v1(conn: aiosqlite.Connection) -> None:
+    # Raw SQL against the version-1 schema: repository functions follow the latest schema, not this one.
+    await conn.execute("INSERT INTO guild_settings (guild_id, moderator_role_id, updated_at) VALUES (10, 77, 1.5)")
+    await conn.execute(
+        "INSERT INTO audit_log (guild_id, actor_id, action, detail, created_at) "
+        "VALUES (10, 5, 'settings.moderator_role', ?, 2.5)",
+        ('{"after": 77, "note": "ünïcödé ✨"}',),
+    )
+    await conn.execute(
+        "INSERT INTO poems (guild_id, channel_id, author_id, topic, form, mood, language, text, created_at, "
+        "saved_by, saved_at) VALUES (10, 20, 5, 'the sea', 'haiku', 'calm', 'en', 'waves\nfoam\nsalt', 3.5, 5, 4.5)"
+    )
+    await conn.execute(
+        "INSERT INTO poems (guild_id, channel_id, author_id, topic, form, created_at) "
+        "VALUES (11, 21, 6, '猫 🐈‍⬛', 'free verse', 5.5)"
+    )
+
+
+async def _write_v2(conn: aiosqlite.Connection) -> None:
+    cur = await conn.execute(
+        "INSERT INTO stories (guild_id, channel_id, starter_id, title, genre, premise, mode, phase, round, "
+        "summary, created_at) VALUES (10, 30, 5, 'Tide 🌊', 'fantasy', 'A lighthouse', 'round-robin', 'turns', 2, "
+        "'so far', 6.5) RETURNING id"
+    )
+    story_id = (await cur.fetchone())[0]
+    await cur.close()
+    await conn.execute(
+        "INSERT INTO story_players (story_id, user_id, name, position, joined_at) VALUES (?, 5, 'Ada', 0, 7.0)",
+        (story_id,),
+    )
+    await conn.execute(
+        "INSERT INTO story_turns (story_id, seq, round, kind, author_id, text, tokens, words, created_at) "
+        "VALUES (?, 1, 1, 'player', 5, 'The lamp flickered.', 5, 3, 7.5)",
+        (story_id,),
+    )
+    await conn.execute(
+        "INSERT INTO lore_entries (guild_id, channel_id, keys, content, author_id, created_at) "
+        "VALUES (10, 30, '[\"lighthouse\"]', 'It has stood for 300 years.', 5, 8.0)"
+    )
+
+
+# Sample data written right after each migration, in that version's own schema. When a migration is added,
+# add a writer for it here: every later migration must keep these rows.
+WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {1: _write_v1, 2: _write_v2}
+
+
+async def _snapshot(db: Database) -> dict[str, list[dict[str, object]]]:
+    snapshot = {}
+    async with db.read() as conn:
+        names = await table_names(conn)
+        for name in sorted(n for n in names if n != "schema_migrations" and not n.startswith("sqlite_")):
+            async with conn.execute(f'SELECT * FROM "{name}" ORDER BY rowid') as cur:
+                snapshot[name] = [dict(row) for row in await cur.fetchall()]
+    return snapshot
+
+
+def test_every_migration_has_sample_data() -> None:
+    missing = {m.version for m in load_migrations()} - WRITERS.keys()
+    assert not missing, f"add sample rows for migration(s) {sorted(missing)} to WRITERS, for the upgrade test"
+
+
+@pytest.mark.parametrize("version", [m.version for m in load_migrations()])
+async def test_upgrade_from_each_version_keeps_its_rows(tmp_path: Path, version: int) -> None:
+    path = tmp_path / "t.db"
+    latest = len(load_migrations())
+    async with Database.open(path, migrate=False) as db:
+        assert await db.migrate(target=version) == list(range(1, version + 1))
+        assert await db.schema_version() == version
+        for v in range(1, version + 1):
+            if v in WRITERS:
+                async with db.transaction() as conn:
+                    await WRITERS[v](conn)
+        before = await _snapshot(db)
+    assert sum(len(rows) for rows in before.values()) > 0
+    async with Database.open(path) as db:  # re-open with today's code: it upgrades in place
+        assert await db.schema_version() == latest
+        assert await recorded_versions(db) == list(range(1, latest + 1))
+        after = await _snapshot(db)
+    for table, rows in before.items():
+        assert table in after, f"upgrading from {version} dropped table {table}"
+        assert len(after[table]) == len(rows), f"upgrading from {version} changed the row count of {table}"
+        for old, new in zip(rows, after[table], strict=True):
+            assert {k: new[k] for k in old if k in new} == old
+
+
+async def test_migrate_to_a_target_then_to_the_latest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One more migration (a column with a default, a new table) than ships today, so `target` stops short.
+    latest = ship_extra_migrations(
+        monkeypatch,
+        (
+            "poem_likes",
+            "ALTER TABLE poems ADD COLUMN likes INTEGER NOT NULL DEFAULT 0;\n"
+            "CREATE TABLE poem_votes (poem_id INTEGER NOT NULL REFERENCES poems (id), voter_id INTEGER NOT NULL);\n",
+        ),
+    )
+    async with Database.open(tmp_path / "t.db", migrate=False) as db:
+        assert await db.migrate(target=latest - 1) == list(range(1, latest))
+        async with db.transaction() as conn:
+            await _write_v1(conn)
+        before = await _snapshot(db)
+        assert await db.migrate() == [latest]
+        after = await _snapshot(db)
+    assert after["poem_votes"] == []
+    for old, new in zip(before["poems"], after["poems"], strict=True):
+        assert new == {**old, "likes": 0}
+    assert after["audit_log"] == before["audit_log"]
+
+
+# --- transactions -------------------------------------------------------------------------------------
+
+
+async def count_guilds(db: Database) -> int:
+    async with db.read() as conn, conn.execute("SELECT COUNT(*) FROM guild_settings") as cur:
+        return (await cur.fetchone())[0]
+
+
+async def test_transaction_commits(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO guild_settings (guild_id, updated_at) VALUES (1, 0)")
+    assert await count_guilds(db) == 1
+
+
+async def test_transaction_rolls_back_on_exception(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO guild_settings (guild_id, updated_at) VALUES (1, 0)")
+            raise RuntimeError("boom")
+    assert await count_guilds(db) == 0
+    async with db.transaction() as conn:  # and the connection is usable again
+        await conn.execute("INSERT INTO guild_settings (guild_id, updated_at) VALUES (2, 0)")
+    assert await count_guilds(db) == 1
+
+
+async def test_transaction_rolls_back_on_cancellation(db: Database) -> None:
+    inside = asyncio.Event()
+
+    async def writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO guild_settings (guild_id, updated_at) VALUES (1, 0)")
+            inside.set()
+            await asyncio.Event().wait()  # never set: cancelled here
+
+    task = asyncio.create_task(writer())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await count_guilds(db) == 0
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO guild_settings (guild_id, updated_at) VALUES (2, 0)")
+        assert conn.in_transaction
+    assert await count_guilds(db) == 1
+
+
+async def test_concurrent_transactions_serialize(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, value INTEGER NOT NULL)")
+        await conn.execute("INSERT INTO counter VALUES (1, 0)")
+
+    async def increment() -> None:
+        async with db.transaction() as conn:
+            async with conn.execute("SELECT value FROM counter WHERE id = 1") as cur:
+                value = (await cur.fetchone())[0]
+            await asyncio.sleep(0)  # let every other task run: without serialization, updates get lost
+            await conn.execute("UPDATE counter SET value = ? WHERE id = 1", (value + 1,))
+
+    await asyncio.gather(*(increment() for _ in range(50)))
+    async with db.read() as conn, conn.execute("SELECT value FROM counter") as cur:
+        assert (await cur.fetchone())[0] == 50
+
+
+async def test_reads_wait_for_an_open_transaction(db: Database) -> None:
+    release = asyncio.Event()
+    inside = asyncio.Event()
+
+    async def writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO guild_settings (guild_id, updated_at) VALUES (1, 0)")
+            inside.set()
+            await release.wait()
+
+    task = asyncio.create_task(writer())
+    await inside.wait()
+    reader = asyncio.create_task(count_guilds(db))
+    await asyncio.sleep(0.05)
+    assert not reader.done(), "a read ran in the middle of another task's transaction"
+    release.set()
+    await task
+    assert await reader == 1

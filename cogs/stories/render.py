@@ -62,7 +62,8 @@ def status_embed(view: StoryView) -> discord.Embed:
     if story.max_rounds:
         round_text += f" of {story.max_rounds}"
     embed.add_field(name="Round", value=round_text)
-    embed.add_field(name="Length", value=f"{view.stats.words:,} words · {view.stats.turns} turns")
+    turns, words = view.stats.turns, view.stats.words
+    embed.add_field(name="Length", value=f"{words:,} word{'s' * (words != 1)} · {turns} turn{'s' * (turns != 1)}")
     embed.add_field(name="How", value=mode_line(story), inline=False)
     embed.add_field(name="Players", value=player_list(view.players, view.current) or "nobody", inline=False)
     if view.current:

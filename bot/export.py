@@ -19,7 +19,8 @@ class ExportFile:
 
 
 def filename_for(story: Story, fmt: str) -> str:
-    stem = re.sub(r"[^\w\- ]+", "", story.title, flags=re.UNICODE).strip().replace(" ", "-").lower()[:60]
+    words = re.sub(r"[^\w\- ]+", "", story.title, flags=re.UNICODE).lower()
+    stem = re.sub(r"[ -]+", "-", words).strip("-")[:60].rstrip("-")  # no leading "-": not an option to a shell tool
     return f"{stem or 'story'}-{story.id}.{'md' if fmt == 'markdown' else 'txt'}"
 
 

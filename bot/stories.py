@@ -258,6 +258,8 @@ class StoryService:
             last = await turn_repo.last(conn, story.id)
             if last is None:
                 raise NotFound("There is nothing to undo yet.")
+            if last.seq <= story.summary_upto:  # its seq would be reused by a turn the prompt then skips
+                raise Conflict("That part is already folded into the story's summary, so it can no longer be undone.")
             await turn_repo.delete(conn, last.id)
             if last.kind == "narrator":
                 story = await repo.update(conn, story.id, round=last.round, phase="held", deadline=None)
@@ -400,9 +402,11 @@ class StoryService:
                 deadline = self._now() + vote_seconds(story)
                 vote = await vote_repo.open_for(conn, story.id)
                 if vote:
-                    await conn.execute("UPDATE story_votes SET deadline = ? WHERE id = ?", (deadline, vote.id))
+                    await vote_repo.set_deadline(conn, vote.id, deadline)
                 return Outcome(await repo.update(conn, story.id, deadline=deadline))
-            return await self._advance(conn, story)
+            if story.phase == "narrating":  # paused mid-narration, perhaps across a restart: ask again
+                return Outcome(story, narrate=True)
+            return await self._advance(conn, story, resuming=True)
 
     async def end(self, channel_id: int, actor: Actor) -> Story:
         async with self._db.transaction() as conn:
@@ -504,8 +508,12 @@ class StoryService:
         return True
 
     # --- internals ----------------------------------------------------------------------------------
-    async def _advance(self, conn: aiosqlite.Connection, story: Story) -> Outcome:
-        """After a change in the turn phase: whose turn is it, or is the narrator due?"""
+    async def _advance(self, conn: aiosqlite.Connection, story: Story, resuming: bool = False) -> Outcome:
+        """After a change in the turn phase: whose turn is it, or is the narrator due?
+
+        A round that everyone skipped pauses the story; resuming it lets the world move on (the narrator
+        answers the empty round) instead of pausing again at once.
+        """
         if story.phase not in ("turns", "held") or story.paused:
             return Outcome(story)
         players = await repo.players(conn, story.id)
@@ -519,7 +527,7 @@ class StoryService:
             if current is not None:
                 deadline = self._now() + story.turn_timeout if story.turn_timeout else None
                 return Outcome(await repo.update(conn, story.id, deadline=deadline), next_player=current)
-            if not contributions(round_turns):
+            if not contributions(round_turns) and not resuming:
                 story = await repo.update(conn, story.id, paused=1, deadline=None)
                 return Outcome(
                     story, note="Nobody wrote this round, so the story is paused. `/story resume` continues it."

@@ -107,7 +107,8 @@ def _speaks_for_player(line: str, names: list[str]) -> bool:
     stripped = line.strip().lstrip("*_>-• ").lower()
     for name in names:
         lowered = name.lower()
-        if re.match(rf"^\[?{re.escape(lowered)}\]?\s*(\(player\))?\s*[:：]", stripped):
+        # "**Alice**:" as well as "**Alice:**": emphasis may close before the colon
+        if re.match(rf"^\[?{re.escape(lowered)}\]?[*_]*\s*(\(player\))?[*_]*\s*[:：]", stripped):
             return True
     return stripped.startswith("[") and "(player)" in stripped
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -107,6 +108,6 @@ def parse_duration(raw: str | None) -> int:
         value = float(number)
     except ValueError:
         value = -1
-    if unit not in units or value <= 0:
+    if unit not in units or not 0 < value < math.inf:  # "1e400s" reads as infinity
         raise UserFacingError(f"I could not read the timeout {raw!r}. Write it like 90s, 5m or 2h.")
     return round(value * units[unit])

@@ -56,6 +56,10 @@ async def set_message(conn: aiosqlite.Connection, vote_id: int, message_id: int)
     await conn.execute("UPDATE story_votes SET message_id = ? WHERE id = ?", (message_id, vote_id))
 
 
+async def set_deadline(conn: aiosqlite.Connection, vote_id: int, deadline: float) -> None:
+    await conn.execute("UPDATE story_votes SET deadline = ? WHERE id = ?", (deadline, vote_id))
+
+
 async def cast(conn: aiosqlite.Connection, vote_id: int, user_id: int, choice: int, now: float) -> None:
     """Record or change a player's ballot."""
     await conn.execute(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.moderation import Actor, ModerationService
-from bot.text import clean_input
+from bot.text import InputProblem, clean_input
 from storage import lore as repo
 from storage import stories as story_repo
 from storage.db import Database
@@ -26,12 +26,12 @@ def parse_keys(raw: str) -> list[str]:
         key = " ".join(part.split()).lower()
         if key and key not in keys:
             if len(key) > KEY_LIMIT:
-                raise NotAllowed(f"The key “{key[:20]}…” is longer than {KEY_LIMIT} characters.")
+                raise InputProblem(f"The key “{key[:20]}…” is longer than {KEY_LIMIT} characters.")
             keys.append(key)
     if not keys:
-        raise NotAllowed("Give at least one key, e.g. `dragon, Ember`: the entry is used when a key comes up.")
+        raise InputProblem("Give at least one key, e.g. `dragon, Ember`: the entry is used when a key comes up.")
     if len(keys) > MAX_KEYS:
-        raise NotAllowed(f"An entry can have at most {MAX_KEYS} keys.")
+        raise InputProblem(f"An entry can have at most {MAX_KEYS} keys.")
     return keys
 
 

@@ -58,6 +58,7 @@ from storage.votes import Vote
 NO_STORY = "There is no story running in this channel. Start one with `/story start`."
 SUMMARY_SHARE = 0.5  # refresh the summary once unsummarised turns exceed this share of the budget
 SUMMARY_CHUNK = 1500  # tokens of turns folded into the summary per refresh
+KEEP_VERBATIM = 4  # the newest turns are never summarised away
 
 
 @dataclass(frozen=True)
@@ -483,9 +484,13 @@ class StoryService:
             story = await self._story(conn, story_id)
             if await turn_repo.unsummarized_tokens(conn, story.id, story.summary_upto) < budget * SUMMARY_SHARE:
                 return False
-            window = await turn_repo.recent(conn, story.id, limit=400, after_seq=story.summary_upto)
+            latest = await turn_repo.last(conn, story.id)
+            keep_verbatim = (latest.seq if latest else 0) - KEEP_VERBATIM
+            window = await turn_repo.oldest(
+                conn, story.id, after_seq=story.summary_upto, upto_seq=keep_verbatim, limit=400
+            )
             chunk, used = [], 0
-            for turn in window[:-4]:  # the newest turns stay verbatim
+            for turn in window:
                 if used + turn.tokens > SUMMARY_CHUNK and chunk:
                     break
                 chunk.append(turn)

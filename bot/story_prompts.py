@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 
-from bot.text import defuse_mentions
+from bot.text import defuse_mentions, truncate
 from storage.stories import Player, Story
 from storage.turns import Turn
 
 NARRATION_CHAR_LIMIT = 1800
 MAX_STOPS = 4  # what OpenAI-compatible servers accept
+REMINDER_CHARS = 240  # of each player's turn, repeated in the round's instruction
 
 RULES = (
     "You are the narrator of a collaborative story written by several players. You describe the world, "
@@ -50,7 +51,12 @@ def opening_instruction(players: list[Player]) -> str:
 
 
 def round_instruction(round_turns: list[Turn], names: dict[int, str], final: bool) -> str:
-    lines = [f"- {names.get(t.author_id or 0, 'A player')}: {t.text}" for t in round_turns if t.kind == "player"]
+    # The turns themselves are in the story text above; here a short reminder of each is enough.
+    lines = [
+        f"- {names.get(t.author_id or 0, 'A player')}: {truncate(' '.join(t.text.split()), REMINDER_CHARS)}"
+        for t in round_turns
+        if t.kind == "player"
+    ]
     done = "\n".join(lines) if lines else "- (nobody acted this round; the world moves on)"
     if final:
         goal = (

@@ -159,7 +159,7 @@ async def join(conn: aiosqlite.Connection, story_id: int, user_id: int, name: st
         "INSERT INTO story_players (story_id, user_id, name, position, joined_at) VALUES"
         " (?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM story_players WHERE story_id = ?), ?)"
         " ON CONFLICT (story_id, user_id) DO UPDATE SET left_at = NULL, position = excluded.position,"
-        " joined_at = excluded.joined_at",
+        " joined_at = excluded.joined_at, name = excluded.name",
         (story_id, user_id, name, story_id, now),
     )
     async with conn.execute(

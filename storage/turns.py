@@ -94,6 +94,15 @@ async def recent(conn: aiosqlite.Connection, story_id: int, *, limit: int, after
     return [_turn(r) for r in reversed(rows)]
 
 
+async def oldest(conn: aiosqlite.Connection, story_id: int, *, after_seq: int, upto_seq: int, limit: int) -> list[Turn]:
+    """The oldest `limit` turns with after_seq < seq <= upto_seq, oldest first (what to summarise next)."""
+    async with conn.execute(
+        "SELECT * FROM story_turns WHERE story_id = ? AND seq > ? AND seq <= ? AND kind <> 'skip' ORDER BY seq LIMIT ?",
+        (story_id, after_seq, upto_seq, limit),
+    ) as cur:
+        return [_turn(r) for r in await cur.fetchall()]
+
+
 async def between(conn: aiosqlite.Connection, story_id: int, after_seq: int, upto_seq: int) -> list[Turn]:
     async with conn.execute(
         "SELECT * FROM story_turns WHERE story_id = ? AND seq > ? AND seq <= ? AND kind <> 'skip' ORDER BY seq",

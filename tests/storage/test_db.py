@@ -209,9 +209,16 @@ async def _write_v2(conn: aiosqlite.Connection) -> None:
     )
 
 
+async def _write_v3(conn: aiosqlite.Connection) -> None:
+    # 0003 only adds indexes; a pin exercises the new one.
+    await conn.execute(
+        "INSERT INTO story_pins (story_id, author_id, text, created_at) VALUES (1, 5, 'The lamp never dies.', 9.0)"
+    )
+
+
 # Sample data written right after each migration, in that version's own schema. When a migration is added,
 # add a writer for it here: every later migration must keep these rows.
-WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {1: _write_v1, 2: _write_v2}
+WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {1: _write_v1, 2: _write_v2, 3: _write_v3}
 
 
 async def _snapshot(db: Database) -> dict[str, list[dict[str, object]]]:

@@ -38,6 +38,10 @@ class EngineUnavailable(EngineError):
     """The engine is unreachable, loading, or failing."""
 
 
+class EngineTimeout(EngineError):
+    """The engine took longer than ENGINE_TIMEOUT (or went silent); the request was abandoned."""
+
+
 class EngineRejected(EngineError):
     """The engine refused the request as invalid (400): a bug or a prompt that does not fit."""
 
@@ -204,7 +208,9 @@ class EngineClient:
         for attempt in range(self._retries + 1):
             try:
                 resp = await self.session.post(url, json=body, timeout=_timeout(self._timeout))
-            except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            except TimeoutError as exc:
+                raise EngineTimeout("The storyteller's engine did not answer in time.") from exc
+            except aiohttp.ClientConnectionError as exc:
                 if attempt == self._retries or not _safe_to_retry(exc):
                     raise EngineUnavailable("The storyteller's engine is not reachable right now.") from exc
             else:
@@ -235,7 +241,9 @@ class _Post:
             self._resp.close()  # closing mid-stream drops the connection: the engine aborts the request
         # The engine died or went silent mid-answer, or sent something unreadable: the engine failed,
         # not the bot, so callers see an EngineError rather than aiohttp's or json's exceptions.
-        if isinstance(exc, aiohttp.ClientError | TimeoutError | ValueError):
+        if isinstance(exc, TimeoutError):
+            raise EngineTimeout("The storyteller's engine took too long and was stopped.") from exc
+        if isinstance(exc, aiohttp.ClientError | ValueError):
             raise EngineUnavailable("The storyteller's engine stopped answering mid-way.") from exc
 
 

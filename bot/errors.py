@@ -7,7 +7,7 @@ id, and the user sees only an apology with that id.
 
 from __future__ import annotations
 
-from bot.engine_client import EngineBusy, EngineError, EngineRejected, EngineUnavailable
+from bot.engine_client import EngineBusy, EngineError, EngineRejected, EngineTimeout, EngineUnavailable
 from bot.text import InputProblem
 
 
@@ -40,6 +40,8 @@ def describe(error: BaseException) -> str | None:
         if error.code == "context_length_exceeded":
             return "📜 That is more text than the storyteller can keep in mind at once. Please make it shorter."
         return "The storyteller could not take that request. Please rephrase it and try again."
+    if isinstance(error, EngineTimeout):
+        return "⏳ The storyteller took too long to answer (the machine may be very busy). Please try again."
     if isinstance(error, EngineUnavailable):
         return "😴 The storyteller is not available right now (the model may be starting). Please try again soon."
     if isinstance(error, EngineError):

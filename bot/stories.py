@@ -295,9 +295,13 @@ class StoryService:
         )
         return NarrationPlan(story, kind, prompt.messages, sampling, players, prompt.tokens)
 
-    async def complete_narration(self, plan: NarrationPlan, texts: list[str]) -> Outcome:
-        """Store what the narrator wrote (or open a vote between its versions) and move the story on."""
-        options = list(dict.fromkeys(t for t in (clean_narration(x, plan.players) for x in texts) if t))
+    async def complete_narration(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> Outcome:
+        """Store what the narrator wrote (or open a vote between its versions) and move the story on.
+
+        `truncated`: the engine stopped at the token limit, so unfinished sentences are trimmed.
+        """
+        cleaned = (clean_narration(x, plan.players, truncated=truncated) for x in texts)
+        options = list(dict.fromkeys(t for t in cleaned if t))
         if not options:
             return await self.fail_narration(plan.story.id, "The narrator found no words this time.")
         async with self._db.transaction() as conn:

@@ -119,14 +119,37 @@ def _speaks_for_player(line: str, names: list[str]) -> bool:
     return stripped.startswith("[") and "(player)" in stripped
 
 
-def clean_narration(text: str, players: list[Player]) -> str:
-    """The narrator's text, cut before any line that speaks as a player, trimmed to one message."""
+# Small models sometimes echo the prompt's own scaffolding; those lines never belong in the story.
+_ECHOES = re.compile(
+    r"^\W*(the story so far|this round, the players wrote|facts that always hold|world lore|title\s*:|genre\s*:|"
+    r"premise\s*:|the players' characters|\(the story has not started yet\.?\)|\[author's note)",
+    re.IGNORECASE,
+)
+
+
+def finish_sentence(text: str) -> str:
+    """Cut a text that stopped at the length limit back to its last complete sentence (or mark the cut)."""
+    text = text.rstrip()
+    end = max(text.rfind(mark) for mark in (".", "!", "?", "…", "\u201d", '"'))
+    if end >= len(text) // 3:
+        return text[: end + 1]
+    return text + "…" if text else text
+
+
+def clean_narration(text: str, players: list[Player], *, truncated: bool = False) -> str:
+    """The narrator's text, cut before any line that speaks as a player, trimmed to one message.
+
+    `truncated` (the model hit its token limit) trims a sentence left unfinished.
+    """
     names = [p.name for p in players]
     kept: list[str] = []
     for line in text.replace("\r", "").split("\n"):
         if _speaks_for_player(line, names):
             break
-        kept.append(line)
+        if not _ECHOES.match(line.strip()):
+            kept.append(line)
+    if truncated and kept:
+        kept = finish_sentence("\n".join(kept)).split("\n")
     cleaned = "\n".join(kept).strip()
     cleaned = re.sub(r"^(narrator|the narrator)\s*[:：]\s*", "", cleaned, flags=re.IGNORECASE)
     cleaned = re.sub(r"\n{3,}", "\n\n", cleaned)

@@ -16,7 +16,7 @@ from typing import Any
 
 import discord
 
-from bot.engine_client import EngineError, TextDelta
+from bot.engine_client import EngineError, Finished, TextDelta
 from bot.errors import Conflict, NotFound, describe
 from bot.export import export_story
 from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
@@ -190,13 +190,13 @@ class StoryRunner:
         finally:
             self._narrations.pop(story_id, None)
         await self.apply(outcome)
-        if outcome.turn is not None and outcome.turn.kind == "narrator":
+        if outcome.turn is not None and outcome.turn.kind == "narrator" and outcome.story.phase != "ended":
             self._spawn(self.service.refresh_summary(story_id), f"story-{story_id}-summary")
 
     async def _narrate_stream(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:
         sink = ChannelSink(channel)
         stream = renderer(sink, narrator_header(plan.story))
-        text = ""
+        text, finish = "", "stop"
         try:
             async for event in self.bot.engine.stream(
                 plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
@@ -204,11 +204,13 @@ class StoryRunner:
                 if isinstance(event, TextDelta):
                     text += event.text
                     await stream.update(clean_narration(text, plan.players))
+                elif isinstance(event, Finished):
+                    finish = event.reason
         except EngineError as exc:
             if sink.last is not None:
                 await stream.finish(note=f"⚠️ {describe(exc)} Nothing was saved.")
             raise
-        outcome = await self.service.complete_narration(plan, [text])
+        outcome = await self.service.complete_narration(plan, [text], truncated=finish == "length")
         if outcome.turn is not None:
             await stream.finish(outcome.turn.text)
         elif sink.last is not None:
@@ -223,7 +225,8 @@ class StoryRunner:
             )
         finally:
             await _quietly(notice.delete())
-        return await self.service.complete_narration(plan, list(completion.texts))
+        truncated = "length" in completion.finish_reasons
+        return await self.service.complete_narration(plan, list(completion.texts), truncated=truncated)
 
     # --- helpers ------------------------------------------------------------------------------------
     async def channel(self, channel_id: int) -> discord.abc.Messageable | None:

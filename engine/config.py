@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 QUANTIZATIONS = ("auto", "nf4", "int8", "none")
@@ -69,14 +70,16 @@ class EngineConfig:
             raise ConfigError("ENGINE_MAX_BATCH must be >= 0 and ENGINE_MAX_QUEUE >= 1.")
         if not 1 <= self.max_tokens_default <= self.max_tokens_limit:
             raise ConfigError("ENGINE_MAX_TOKENS_DEFAULT must be between 1 and ENGINE_MAX_TOKENS_LIMIT.")
-        if self.request_timeout <= 0 or self.shutdown_grace < 0:
+        if not (self.request_timeout > 0 and self.shutdown_grace >= 0):  # written so that NaN fails too
             raise ConfigError("ENGINE_REQUEST_TIMEOUT must be > 0 and ENGINE_SHUTDOWN_GRACE >= 0.")
+        if not isinstance(logging.getLevelName(self.log_level.upper()), int):
+            raise ConfigError(f"ENGINE_LOG_LEVEL={self.log_level!r} is not one of: DEBUG, INFO, WARNING, ERROR.")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> EngineConfig:
         """Read `ENGINE_*` variables (after loading `.env`), then apply explicit overrides."""
         if env is None:
-            load_dotenv(override=False)
+            load_dotenv(find_dotenv(usecwd=True), override=False)  # the .env where the engine is run
             env = dict(os.environ)
         values: dict[str, object] = {}
         for f in fields(cls):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -76,7 +77,7 @@ class Engine:
     async def load(self) -> None:
         """Load the model in a thread (the HTTP server keeps answering /health meanwhile)."""
         try:
-            loaded = await asyncio.to_thread(load_model, self.config, self._set_progress)
+            loaded = await _in_daemon_thread(load_model, self.config, self._set_progress)
             capacity = self.config.max_batch or (CUDA_BATCH if loaded.device == "cuda" else CPU_BATCH)
             backend = make_backend(self.config.backend, loaded, capacity)
             backend.start()
@@ -113,6 +114,10 @@ class Engine:
             if time.monotonic() >= deadline:
                 break
             await asyncio.sleep(0.05)
+        # What outlives the grace period ends now, so its client gets an answer rather than a socket that
+        # hangs until the HTTP server's own shutdown timeout (60 s) runs out.
+        for seq in self.scheduler.sequences() if self.scheduler else ():
+            seq.emit((), finish="error", error="the engine is shutting down")
         for task in list(self._tasks):
             task.cancel()
         if self.scheduler:
@@ -298,6 +303,37 @@ class Generation:
                 return
         finally:
             self.engine.retire(seq, backend_done, completed)
+
+
+async def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """`asyncio.to_thread`, except that the thread does not hold up the process's exit.
+
+    `asyncio.run` joins its executor's threads, so a SIGTERM during a long model load would wait for the
+    load to finish; a daemon thread is simply abandoned.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.cancelled():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (fn(*args), None)
+        except BaseException as exc:  # handed to the awaiting task, which decides what it means
+            outcome = (None, exc)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    threading.Thread(target=run, name="engine-load", daemon=True).start()
+    return await future
 
 
 def _special_token_escapes(tokenizer: Any) -> list[tuple[str, str]]:

@@ -95,9 +95,7 @@ def resolve_device(requested: str) -> str:
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            "ENGINE_DEVICE=cuda, but torch sees no CUDA device (is this a CPU build of torch?)."
-        )
+        raise ConfigError("ENGINE_DEVICE=cuda, but torch sees no CUDA device (is this a CPU build of torch?).")
     return requested
 
 
@@ -217,9 +215,7 @@ def load_model(config: EngineConfig, progress: Progress = lambda _msg: None) -> 
     else:
         model, tokenizer, name = _pretrained_model(config, device, dtype, quantization, progress)
     if getattr(tokenizer, "chat_template", None) is None:
-        raise ModelLoadError(
-            f"{name} has no chat template in its tokenizer; the engine serves chat models only."
-        )
+        raise ModelLoadError(f"{name} has no chat template in its tokenizer; the engine serves chat models only.")
     if config.adapter:
         model = _apply_adapter(model, config.adapter, progress)
     model.eval()
@@ -318,9 +314,7 @@ def _apply_adapter(model: Any, adapter: str, progress: Progress) -> Any:
 
     path = Path(adapter).expanduser()
     if not (path / "adapter_config.json").is_file():
-        raise ModelLoadError(
-            f"ENGINE_ADAPTER={adapter} is not a LoRA adapter directory (no adapter_config.json)."
-        )
+        raise ModelLoadError(f"ENGINE_ADAPTER={adapter} is not a LoRA adapter directory (no adapter_config.json).")
     progress(f"applying LoRA adapter {path.name}")
     peft_model = PeftModel.from_pretrained(model, str(path))
     try:  # Folding the adapter in keeps generation as fast as the base model; quantized bases cannot fold.

@@ -106,35 +106,41 @@ def _messages(value: Any) -> tuple[ChatMessage, ...]:
         if not isinstance(item, dict):
             raise RequestError(f"`{where}` must be an object with `role` and `content`.", param=where)
         role = item.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:  # a list or dict here is unhashable
             raise RequestError(
                 f"`{where}.role` is {role!r}; it must be one of: system, developer, user, assistant.",
                 param=f"{where}.role",
             )
-        out.append(
-            ChatMessage("system" if role == "developer" else role, _content(item.get("content"), where))
-        )
+        out.append(ChatMessage("system" if role == "developer" else role, _content(item.get("content"), where)))
     return tuple(out)
 
 
 def _content(value: Any, where: str) -> str:
     if isinstance(value, str):
-        return value
+        return _encodable(value, where)
     if isinstance(value, list):  # content parts: only text parts are understood here
         texts = []
         for part in value:
-            if (
-                not isinstance(part, dict)
-                or part.get("type") != "text"
-                or not isinstance(part.get("text"), str)
-            ):
+            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
                 raise RequestError(
                     f"`{where}.content` parts must be text parts ({{'type': 'text', 'text': ...}}).",
                     param=f"{where}.content",
                 )
             texts.append(part["text"])
-        return "".join(texts)
+        return _encodable("".join(texts), where)
     raise RequestError(f"`{where}.content` must be a string.", param=f"{where}.content")
+
+
+def _encodable(text: str, where: str) -> str:
+    """JSON can carry a lone surrogate (`"\\ud800"`); the tokenizer cannot, so refuse it here."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(
+            f"`{where}.content` contains an unpaired UTF-16 surrogate; send valid Unicode text.",
+            param=f"{where}.content",
+        ) from None
+    return text
 
 
 def _is_number(value: Any) -> bool:
@@ -183,9 +189,7 @@ def _stop(value: Any) -> tuple[str, ...]:
         raise RequestError(f"`stop` has {len(items)} sequences; at most {MAX_STOP}.", param="stop")
     for s in items:
         if not s or len(s) > MAX_STOP_LENGTH:
-            raise RequestError(
-                f"Each `stop` sequence must be 1 to {MAX_STOP_LENGTH} characters.", param="stop"
-            )
+            raise RequestError(f"Each `stop` sequence must be 1 to {MAX_STOP_LENGTH} characters.", param="stop")
     return tuple(items)
 
 

@@ -2,9 +2,10 @@
 
 Requests enter an `asyncio.Queue`. One task moves them into per-tenant waiting lines and admits them
 whenever the backend has a free slot, always from the tenant with the fewest running sequences (ties:
-the one waiting longest). A Discord server that floods the engine therefore runs at most as many
-sequences as any other server that wants one, and cannot starve it. The waiting area is bounded, both
-overall and per tenant, so that a flood is refused with 429 instead of queued for ever.
+the one served least recently, then the one waiting longest). A Discord server that floods the engine
+therefore runs at most as many sequences as any other server that wants one, and cannot starve it. The
+waiting area is bounded, both overall and per tenant, so that a flood is refused with 429 instead of
+queued for ever.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class FairScheduler:
         self._running: set[Sequence] = set()
         self._running_per_tenant: Counter[str] = Counter()
         self._waiting_per_tenant: Counter[str] = Counter()
+        self._last_admitted: dict[str, int] = {}  # tenant -> admission number, for round-robin ties
+        self._admissions = 0
         self._wake = asyncio.Event()
         self._seconds_per_sequence = 5.0  # moving average, feeds Retry-After
         self._task: asyncio.Task[None] | None = None
@@ -77,6 +80,10 @@ class FairScheduler:
             self._intake.put_nowait(seq)
         self._wake.set()
         return self.waiting
+
+    def sequences(self) -> list[Sequence]:
+        """Every sequence still waiting or running."""
+        return [*self._waiting, *self._running]
 
     def release(self, seq: Sequence) -> bool:
         """Forget a sequence that finished or was abandoned. Returns True if it was running."""
@@ -119,10 +126,12 @@ class FairScheduler:
             self._running.add(seq)
             self._running_per_tenant[seq.tenant] += 1
             seq.admitted = time.monotonic()
+            self._admissions += 1
+            self._last_admitted[seq.tenant] = self._admissions
             self._backend.add(seq)
 
     def _next(self) -> Sequence | None:
-        best: tuple[int, float] | None = None
+        best: tuple[int, int, float] | None = None
         chosen: str | None = None
         for tenant, line in list(self._lines.items()):
             while line and line[0] not in self._waiting:  # abandoned while waiting
@@ -130,7 +139,9 @@ class FairScheduler:
             if not line:
                 del self._lines[tenant]
                 continue
-            key = (self._running_per_tenant[tenant], line[0].created)
+            # Fewest running first; then whoever was served least recently, so that with equal counts (say
+            # one slot, both at zero) a flood's older backlog cannot go ahead of everyone else's request.
+            key = (self._running_per_tenant[tenant], self._last_admitted.get(tenant, 0), line[0].created)
             if best is None or key < best:
                 best, chosen = key, tenant
         return None if chosen is None else self._lines[chosen].popleft()

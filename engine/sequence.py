@@ -53,9 +53,7 @@ class Sequence:
     finished: bool = False
     _queue: asyncio.Queue[TokenEvent] = field(default_factory=asyncio.Queue)
 
-    def emit(
-        self, token_ids: list[int] | tuple[int, ...], finish: str | None = None, error: str | None = None
-    ) -> None:
+    def emit(self, token_ids: list[int] | tuple[int, ...], finish: str | None = None, error: str | None = None) -> None:
         """Thread-safe: called from a backend's worker thread (or the loop) to deliver tokens."""
         event = TokenEvent(tuple(token_ids), finish, error)
         if self.loop.is_closed():

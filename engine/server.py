@@ -107,9 +107,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(
-        body=request.app[ENGINE_KEY].metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
-    )
+    return web.Response(body=request.app[ENGINE_KEY].metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def models(request: web.Request) -> web.Response:
@@ -122,7 +120,8 @@ async def models(request: web.Request) -> web.Response:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     engine, config = request.app[ENGINE_KEY], request.app[CONFIG_KEY]
     try:
-        body = json.loads(await request.text())
+        # JSON is UTF-8 (RFC 8259): decode the bytes ourselves rather than trust a charset the client names.
+        body = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError):
         engine.metrics.rejections.labels("bad_request").inc()
         raise RequestError("The request body is not valid JSON.") from None

@@ -23,9 +23,11 @@ import torch
 
 from engine.backends.base import Backend
 from engine.loading import LoadedModel
-from engine.sequence import Sequence
+from engine.sequence import SamplingParams, Sequence
 
 log = logging.getLogger(__name__)
+
+_CANDIDATES = 256  # tokens top-p sampling examines before it falls back to sorting the whole vocabulary
 
 
 @dataclass(eq=False)
@@ -128,9 +130,7 @@ class BatchedBackend(Backend):
             mask[i, width - len(prompt) :] = 1
         ids, mask = ids.to(self._device), mask.to(self._device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self._model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
-        )
+        out = self._model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
         tokens = self._sample(out.logits[:, -1, :], rows)
         if self._cache is None:
             self._rows, self._cache, self._mask = rows, out.past_key_values, mask
@@ -176,25 +176,10 @@ class BatchedBackend(Backend):
     # --- sampling -----------------------------------------------------------------------------------
     def _sample(self, logits: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
         logits = logits.float()
-        greedy = logits.argmax(dim=-1)
-        if all(r.seq.params.greedy for r in rows):
-            return greedy
-        params = [r.seq.params for r in rows]
-        temps = torch.tensor([p.temperature or 1.0 for p in params], device=logits.device)
-        values, order = (logits / temps[:, None]).sort(dim=-1, descending=True)
-        vocab = values.shape[-1]
-        ranks = torch.arange(vocab, device=logits.device)[None, :]
-        top_k = torch.tensor([p.top_k if p.top_k > 0 else vocab for p in params], device=logits.device)
-        drop = ranks >= top_k[:, None]
-        probs = values.softmax(dim=-1)
-        top_p = torch.tensor([p.top_p for p in params], device=logits.device)
-        drop |= (probs.cumsum(dim=-1) - probs) > top_p[:, None]  # always keeps the most likely token
-        probs = values.masked_fill(drop, float("-inf")).softmax(dim=-1).cpu()
-        chosen = greedy.clone()
+        chosen = logits.argmax(dim=-1)
         for i, row in enumerate(rows):
             if not row.seq.params.greedy:
-                pick = torch.multinomial(probs[i], 1, generator=row.generator)
-                chosen[i] = order[i, pick.item()]
+                chosen[i] = _sample_row(logits[i], row.seq.params, row.generator)
         return chosen
 
     # --- batch surgery ------------------------------------------------------------------------------
@@ -203,9 +188,7 @@ class BatchedBackend(Backend):
         width = max(self._mask.shape[1], mask.shape[1])
         for old_layer, new_layer in zip(self._cache.layers, cache.layers, strict=True):
             old_layer.keys = torch.cat([_pad_left(old_layer.keys, width), _pad_left(new_layer.keys, width)])
-            old_layer.values = torch.cat(
-                [_pad_left(old_layer.values, width), _pad_left(new_layer.values, width)]
-            )
+            old_layer.values = torch.cat([_pad_left(old_layer.values, width), _pad_left(new_layer.values, width)])
         self._mask = torch.cat([_pad_left(self._mask, width, dim=1), _pad_left(mask, width, dim=1)])
         self._last = torch.cat([self._last, tokens])
         self._rows = self._rows + rows
@@ -244,6 +227,28 @@ class BatchedBackend(Backend):
             pending, self._pending = list(self._pending), deque()
         for seq in pending:
             seq.emit((), finish="error", error=message)
+
+
+def _sample_row(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> int:
+    """One token from softmax(logits / temperature) cut to top-k and top-p, drawn with the row's generator.
+
+    Sorting the whole vocabulary every step costs more than the forward pass of a small model on a CPU, so
+    top-p looks at the most likely `_CANDIDATES` tokens first; only when their mass does not exceed top-p
+    can the nucleus reach further, and then it takes all top-k. Either way the distribution is exact.
+    """
+    full = (logits / params.temperature).softmax(dim=-1)
+    vocab = full.shape[-1]
+    top_k = params.top_k if 0 < params.top_k < vocab else vocab
+    probs, ids = full, None
+    if params.top_p < 1:
+        probs, ids = full.topk(min(top_k, _CANDIDATES))
+        if top_k > len(probs) and probs.sum() <= params.top_p:
+            probs, ids = full.topk(top_k)
+        probs = probs.masked_fill(probs.cumsum(dim=-1) - probs > params.top_p, 0)  # keeps the most likely
+    elif top_k < vocab:
+        probs, ids = full.topk(top_k)
+    pick = int(torch.multinomial(probs.cpu(), 1, generator=generator))
+    return pick if ids is None else int(ids[pick])
 
 
 def _pad_left(tensor: torch.Tensor, width: int, dim: int = -2) -> torch.Tensor:

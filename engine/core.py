@@ -137,6 +137,7 @@ class Engine:
             "quantization": loaded.quantization if loaded else None,
             "backend": backend.name if backend else None,
             "context_length": loaded.context_length if loaded else None,
+            "tokenizer_path": loaded.tokenizer_path if loaded else None,
             "capacity": backend.capacity if backend else None,
             "queue_depth": scheduler.waiting if scheduler else 0,
             "running": scheduler.running if scheduler else 0,

@@ -89,6 +89,7 @@ class LoadedModel:
     quantization: str
     context_length: int
     eos_token_ids: tuple[int, ...]
+    tokenizer_path: str | None = None  # a local tokenizer.json, for clients that budget prompts in tokens
 
 
 def resolve_device(requested: str) -> str:
@@ -185,6 +186,8 @@ def resolve_source(config: EngineConfig, progress: Progress) -> tuple[str, str]:
         if not (path / "config.json").is_file():
             raise ModelLoadError(f"ENGINE_MODEL={source} is a directory without a config.json.")
         return str(path), path.name
+    if source.startswith(("/", ".", "~")) or source.count("/") > 1:
+        raise ModelLoadError(f"ENGINE_MODEL={source}: no such file or directory.")
     return source, source  # a Hugging Face hub id
 
 
@@ -228,6 +231,7 @@ def load_model(config: EngineConfig, progress: Progress = lambda _msg: None) -> 
         quantization=quantization,
         context_length=_context_length(model.config),
         eos_token_ids=_eos_ids(model, tokenizer),
+        tokenizer_path=_tokenizer_file(tokenizer, name, config.cache_dir),
     )
 
 
@@ -321,6 +325,24 @@ def _apply_adapter(model: Any, adapter: str, progress: Progress) -> Any:
         return peft_model.merge_and_unload()
     except (ValueError, NotImplementedError, RuntimeError):
         return peft_model
+
+
+def _tokenizer_file(tokenizer: Any, name: str, cache_root: Path) -> str | None:
+    """Save the fast tokenizer's tokenizer.json once under the cache, so the bot can count tokens exactly."""
+    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
+    if backend is None or not hasattr(backend, "save"):
+        return None
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:100] or "model"
+    target = cache_root / "tokenizers" / safe / "tokenizer.json"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        backend.save(str(tmp))
+        os.replace(tmp, target)
+    except OSError as exc:
+        log.warning("could not save the tokenizer for clients: %s", exc)
+        return None
+    return str(target)
 
 
 def _context_length(model_config: Any) -> int:

@@ -224,3 +224,39 @@ async def test_sigterm_finishes_short_requests_and_cuts_long_ones_at_the_grace_p
         stream.close()
         engine.stop()
     assert "Traceback" not in engine.log()
+
+
+# --- what /health tells clients ------------------------------------------------------------------------------
+def test_health_describes_the_model_and_offers_its_tokenizer(engine: EngineProcess) -> None:
+    info = engine.health()
+    assert info["status"] == "ready"
+    assert (info["model"], info["device"], info["quantization"]) == ("SmolLM2-135M-Instruct", "cpu", "none")
+    assert info["context_length"] == 8192 and info["capacity"] >= 1
+    # The bot budgets story prompts with this file: it must be the model's own tokenizer.
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    path = Path(info["tokenizer_path"])
+    assert path.is_file() and path.name == "tokenizer.json"
+    text = "The lantern never goes out. 🌙 灯笼"
+    reference = AutoTokenizer.from_pretrained(str(path.parent.parent.parent / "models" / _model_dir(path)))
+    assert (
+        Tokenizer.from_file(str(path)).encode(text, add_special_tokens=False).ids
+        == reference(text, add_special_tokens=False)["input_ids"]
+    )
+
+
+def _model_dir(tokenizer_file: Path) -> str:
+    models = tokenizer_file.parent.parent.parent / "models"
+    return next(p.name for p in models.iterdir() if p.name.startswith("SmolLM2-135M-Instruct"))
+
+
+def test_a_missing_model_directory_is_named_not_mistaken_for_a_hub_id(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    env = engine_env(port=free_port(), model=str(missing))
+    done = subprocess.run(
+        [sys.executable, "-m", "engine"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert f"ENGINE_MODEL={missing}: no such file or directory" in done.stderr
+    assert "Traceback" not in done.stderr.split("engine failed")[-1]

@@ -300,8 +300,7 @@ class StoryService:
 
         `truncated`: the engine stopped at the token limit, so unfinished sentences are trimmed.
         """
-        cleaned = (clean_narration(x, plan.players, truncated=truncated) for x in texts)
-        options = list(dict.fromkeys(t for t in cleaned if t))
+        options = self.narration_options(plan, texts, truncated)[: max(1, plan.sampling.n)]
         if not options:
             return await self.fail_narration(plan.story.id, "The narrator found no words this time.")
         async with self._db.transaction() as conn:
@@ -314,6 +313,11 @@ class StoryService:
                 story = await repo.update(conn, story.id, phase="voting", deadline=deadline)
                 return Outcome(story, vote=vote)
             return await self._add_narration(conn, story, options[0], ending=plan.kind == "ending")
+
+    def narration_options(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> list[str]:
+        """The distinct, non-empty narrations among `texts`, cleaned as they would be stored."""
+        cleaned = (clean_narration(x, plan.players, truncated=truncated) for x in texts)
+        return list(dict.fromkeys(t for t in cleaned if t))
 
     async def fail_narration(self, story_id: int, reason: str) -> Outcome:
         async with self._db.transaction() as conn:

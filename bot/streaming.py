@@ -93,5 +93,5 @@ class StreamRenderer:
         status = f"\n\n{self._status[: STATUS_ROOM - 2]}" if self._status else ""
         body = defuse_mentions(self._header + self.text)
         pages = split_message(body, self._limit - STATUS_ROOM) or [""]
-        pages[-1] = (pages[-1] + status).strip() or "…"
+        pages[-1] = (pages[-1].rstrip() + status).strip() or "…"
         return pages

@@ -21,6 +21,7 @@ from bot.errors import Conflict, NotFound, describe
 from bot.export import export_story
 from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
 from bot.story_prompts import clean_narration
+from bot.streaming import StreamRenderer
 from cogs.stories.render import narrator_header, vote_embed, vote_result
 from cogs.stories.views import vote_view
 from cogs.ui import NO_PINGS, ChannelSink, renderer
@@ -194,39 +195,60 @@ class StoryRunner:
             self._spawn(self.service.refresh_summary(story_id), f"story-{story_id}-summary")
 
     async def _narrate_stream(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:
+        """Stream one continuation into a new message. If the model wrote nothing usable (a small model
+        sometimes only echoes its prompt or starts speaking for a player), it gets one more try."""
         sink = ChannelSink(channel)
         stream = renderer(sink, narrator_header(plan.story))
-        text, finish = "", "stop"
         try:
-            async for event in self.bot.engine.stream(
-                plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
-            ):
-                if isinstance(event, TextDelta):
-                    text += event.text
-                    await stream.update(clean_narration(text, plan.players))
-                elif isinstance(event, Finished):
-                    finish = event.reason
-        except EngineError as exc:
-            if sink.last is not None:
-                await stream.finish(note=f"⚠️ {describe(exc)} Nothing was saved.")
+            for attempt in range(2):
+                text, finish = await self._stream_once(stream, plan)
+                if attempt or self.service.narration_options(plan, [text], finish == "length"):
+                    break
+        except EngineError:
+            if sink.last is not None:  # the reason and what to do follow in the story's notice
+                await stream.finish(note="⚠️ *The narrator stopped here. Nothing was saved.*")
             raise
         outcome = await self.service.complete_narration(plan, [text], truncated=finish == "length")
         if outcome.turn is not None:
             await stream.finish(outcome.turn.text)
         elif sink.last is not None:
-            await stream.finish(note="⚠️ Nothing was saved.")
+            await stream.finish(note="⚠️ *Nothing was saved.*")
         return outcome
 
+    async def _stream_once(self, stream: StreamRenderer, plan: NarrationPlan) -> tuple[str, str]:
+        text, finish = "", "stop"
+        await stream.update("")
+        async for event in self.bot.engine.stream(
+            plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
+        ):
+            if isinstance(event, TextDelta):
+                text += event.text
+                await stream.update(clean_narration(text, plan.players))
+            elif isinstance(event, Finished):
+                finish = event.reason
+        return text, finish
+
     async def _narrate_choices(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:
+        """Several continuations to vote on. A small model sometimes repeats itself or writes nothing
+        usable, so it gets one more go before the story falls back to a single continuation."""
         notice = await channel.send("🪶 *The narrator is imagining possible futures…*", allowed_mentions=NO_PINGS)
+        texts: list[str] = []
+        truncated = False
         try:
-            completion = await self.bot.engine.complete(
-                plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
-            )
+            for _ in range(2):
+                completion = await self.bot.engine.complete(
+                    plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
+                )
+                texts += completion.texts
+                truncated = truncated or "length" in completion.finish_reasons
+                if len(self.service.narration_options(plan, texts, truncated)) >= 2:
+                    break
         finally:
             await _quietly(notice.delete())
-        truncated = "length" in completion.finish_reasons
-        return await self.service.complete_narration(plan, list(completion.texts), truncated=truncated)
+        outcome = await self.service.complete_narration(plan, texts, truncated=truncated)
+        if outcome.turn is not None and outcome.turn.kind == "narrator":  # no vote after all: show it
+            await channel.send(f"{narrator_header(plan.story)}{outcome.turn.text}"[:2000], allowed_mentions=NO_PINGS)
+        return outcome
 
     # --- helpers ------------------------------------------------------------------------------------
     async def channel(self, channel_id: int) -> discord.abc.Messageable | None:

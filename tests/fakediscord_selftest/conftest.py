@@ -26,11 +26,13 @@ class World:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
+    # The event loop is shared by the whole session, so only tasks born during this test are ours.
+    before = set(asyncio.all_tasks())
     async with FakeDiscord() as fake:
         yield fake
     # discord.py's close() leaves its ready-delay task to finish on its own (<= guild_ready_timeout
     # plus chunking); give such tasks a moment, then anything still running is a leak.
-    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+    others = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()]
     if others:
         await asyncio.wait(others, timeout=1.0)
     leftovers = [t for t in others if not t.done()]

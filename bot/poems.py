@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bot.engine_client import EngineClient, Finished, Queued, Sampling, TextDelta
 from bot.errors import NotAllowed, NotFound
-from bot.text import clean_input, defuse_mentions
+from bot.text import clean_input, collapse_word_runs, defuse_mentions
 from storage import guilds
 from storage import poems as repo
 from storage.db import Database
@@ -140,7 +140,7 @@ class PoemService:
                 finish = event.reason
             else:
                 yield event
-        final = defuse_mentions(text.strip())
+        final = defuse_mentions(collapse_word_runs(text.strip()))
         async with self._db.transaction() as conn:
             await repo.set_text(conn, poem.id, final)
             stored = await repo.get(conn, poem.id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from bot.text import defuse_mentions, truncate
+from bot.text import collapse_word_runs, defuse_mentions, drop_repeated_sentences, truncate
 from storage.stories import Player, Story
 from storage.turns import Turn
 
@@ -150,7 +150,7 @@ def clean_narration(text: str, players: list[Player], *, truncated: bool = False
             kept.append(line)
     if truncated and kept:
         kept = finish_sentence("\n".join(kept)).split("\n")
-    cleaned = "\n".join(kept).strip()
+    cleaned = drop_repeated_sentences(collapse_word_runs("\n".join(kept).strip()))
     cleaned = re.sub(r"^(narrator|the narrator)\s*[:：]\s*", "", cleaned, flags=re.IGNORECASE)
     cleaned = re.sub(r"\n{3,}", "\n\n", cleaned)
     if len(cleaned) > NARRATION_CHAR_LIMIT:

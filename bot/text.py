@@ -130,5 +130,38 @@ def _regional(char: str) -> bool:
     return 0x1F1E6 <= ord(char) <= 0x1F1FF
 
 
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"'”’)]*|$)")
+_WORD_RUN = re.compile(r"\b(\w+)(?:[\s,]+\1\b){3,}", re.IGNORECASE)
+
+
+def collapse_word_runs(text: str, keep: int = 3) -> str:
+    """ "eh eh eh eh eh eh" -> "eh eh eh": a small model stuck on one word, not a refrain."""
+    return _WORD_RUN.sub(lambda m: " ".join([m.group(1)] * keep), text)
+
+
+def drop_repeated_sentences(text: str) -> str:
+    """Keep each sentence the first time it appears; drop later copies (a small model's loops).
+
+    Paragraphs left empty disappear. Meant for prose; poems repeat lines on purpose.
+    """
+    seen: set[str] = set()
+    paragraphs = []
+    for paragraph in text.split("\n\n"):
+        lines = []
+        for line in paragraph.split("\n"):
+            kept = []
+            for sentence in _SENTENCE.findall(line):
+                key = " ".join(re.sub(r"[^\w\s]", "", sentence).lower().split())
+                if key and key in seen:
+                    continue
+                seen.add(key)
+                kept.append(sentence)
+            if "".join(kept).strip() or not line.strip():
+                lines.append("".join(kept).strip())
+        if "\n".join(lines).strip():
+            paragraphs.append("\n".join(lines).strip())
+    return "\n\n".join(paragraphs)
+
+
 def truncate(text: str, limit: int, marker: str = "…") -> str:
     return text if len(text) <= limit else text[: limit - len(marker)].rstrip() + marker

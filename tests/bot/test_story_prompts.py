@@ -85,8 +85,8 @@ def test_a_leading_narrator_label_is_removed(prefix: str) -> None:
 
 
 def test_long_narration_is_capped_at_a_sentence_boundary() -> None:
-    sentence = "The dunes shift under a copper sky and the caravan creaks onward. "
-    text = sentence * 60
+    sentence = "The dunes shift under a copper sky and caravan {} creaks onward. "
+    text = "".join(sentence.format(i) for i in range(60))  # distinct sentences: repeats would be dropped
     assert len(text) > NARRATION_CHAR_LIMIT
     cleaned = clean_narration(text, CAST)
     assert len(cleaned) <= NARRATION_CHAR_LIMIT
@@ -165,3 +165,8 @@ def test_summary_and_recap_requests_carry_the_story() -> None:
     )  # fmt: skip
     recap = recap_request(story, "", events, names)[1]["content"]
     assert "Title: Salt" in recap and "A storm rises." in recap and "has just begun" in recap
+
+
+def test_clean_narration_drops_a_looping_model_s_repeats() -> None:
+    looped = "The wind rises. A jewel of gold. A jewel of gold. A jewel of gold.\n\nA jewel of gold. The gate opens."
+    assert clean_narration(looped, []) == "The wind rises. A jewel of gold.\n\nThe gate opens."

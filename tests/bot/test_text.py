@@ -275,3 +275,21 @@ def test_split_property_many_random_texts() -> None:
             assert start in boundaries and start + len(chunk) in boundaries, (chunk[:20], chunk[-20:])
             position = start + len(chunk)
         assert text[position:].strip() == ""
+
+
+# --- loops of a small model --------------------------------------------------------------------------
+def test_repeated_sentences_are_dropped_but_distinct_ones_kept() -> None:
+    from bot.text import drop_repeated_sentences
+
+    looped = "It is a gift. A jewel of gold. A jewel of gold. A Jewel of gold!\n\nA jewel of gold.\n\nThe end? The end."
+    assert drop_repeated_sentences(looped) == "It is a gift. A jewel of gold.\n\nThe end?"
+    prose = 'He said "Stop." Then he left.\nThe door closed.\n\nRain fell.'
+    assert drop_repeated_sentences(prose) == prose
+
+
+def test_runs_of_one_word_collapse_but_short_repeats_stay() -> None:
+    from bot.text import collapse_word_runs
+
+    assert collapse_word_runs("eh, eh, eh eh eh eh eh eh") == "eh eh eh"
+    assert collapse_word_runs("Never, never, never give up") == "Never, never, never give up"
+    assert collapse_word_runs("the the") == "the the"

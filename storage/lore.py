@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.rows import returning_one
+
 
 @dataclass(frozen=True)
 class LoreEntry:
@@ -38,14 +40,12 @@ async def add(
     author_id: int,
     now: float,
 ) -> LoreEntry:
-    cur = await conn.execute(
+    row = await returning_one(
+        conn,
         "INSERT INTO lore_entries (guild_id, channel_id, keys, content, priority, author_id, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
         (guild_id, channel_id, json.dumps(keys, ensure_ascii=False), content, priority, author_id, now),
     )
-    row = await cur.fetchone()
-    await cur.close()
-    assert row is not None
     return _entry(row)
 
 

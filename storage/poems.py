@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.rows import as_dict, changed_rows, returning_one
+
 
 @dataclass(frozen=True)
 class Poem:
@@ -29,7 +31,7 @@ class Poem:
 
 
 def _poem(row: aiosqlite.Row) -> Poem:
-    return Poem(**{key: row[key] for key in row.keys()})
+    return Poem(**as_dict(row))
 
 
 async def create(
@@ -43,14 +45,12 @@ async def create(
     mood: str = "",
     language: str = "",
 ) -> Poem:
-    cur = await conn.execute(
+    row = await returning_one(
+        conn,
         "INSERT INTO poems (guild_id, channel_id, author_id, topic, form, mood, language, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         (guild_id, channel_id, author_id, topic, form, mood, language, time.time()),
     )
-    row = await cur.fetchone()
-    await cur.close()
-    assert row is not None
     return _poem(row)
 
 
@@ -66,21 +66,18 @@ async def set_text(conn: aiosqlite.Connection, poem_id: int, text: str) -> None:
 
 async def save(conn: aiosqlite.Connection, poem_id: int, saved_by: int) -> bool:
     """Add to the anthology; False if it was already there."""
-    cur = await conn.execute(
+    changed = await changed_rows(
+        conn,
         "UPDATE poems SET saved_by = ?, saved_at = ? WHERE id = ? AND saved_at IS NULL",
         (saved_by, time.time(), poem_id),
     )
-    changed = cur.rowcount
-    await cur.close()
     return changed == 1
 
 
 async def unsave(conn: aiosqlite.Connection, poem_id: int) -> bool:
-    cur = await conn.execute(
-        "UPDATE poems SET saved_by = NULL, saved_at = NULL WHERE id = ? AND saved_at IS NOT NULL", (poem_id,)
+    changed = await changed_rows(
+        conn, "UPDATE poems SET saved_by = NULL, saved_at = NULL WHERE id = ? AND saved_at IS NOT NULL", (poem_id,)
     )
-    changed = cur.rowcount
-    await cur.close()
     return changed == 1
 
 

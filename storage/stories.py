@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.rows import as_dict, changed_rows, returning_one
+
 OPEN = "phase <> 'ended'"
 
 
@@ -69,7 +71,7 @@ UPDATABLE = frozenset(
 
 
 def _story(row: aiosqlite.Row) -> Story:
-    data = {key: row[key] for key in row.keys()}
+    data = as_dict(row)
     data["paused"] = bool(data["paused"])
     return Story(**data)
 
@@ -90,15 +92,13 @@ async def create(
     choices: int,
     now: float,
 ) -> Story:
-    cur = await conn.execute(
+    row = await returning_one(
+        conn,
         "INSERT INTO stories (guild_id, channel_id, starter_id, title, genre, premise, mode, turn_timeout,"
         " max_rounds, narrate_every, choices, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         (guild_id, channel_id, starter_id, title, genre, premise, mode, turn_timeout, max_rounds, narrate_every,
          choices, now),
     )  # fmt: skip
-    row = await cur.fetchone()
-    await cur.close()
-    assert row is not None
     return _story(row)
 
 
@@ -171,13 +171,8 @@ async def join(conn: aiosqlite.Connection, story_id: int, user_id: int, name: st
 
 
 async def leave(conn: aiosqlite.Connection, story_id: int, user_id: int, now: float) -> bool:
-    cur = await conn.execute(
-        "UPDATE story_players SET left_at = ? WHERE story_id = ? AND user_id = ? AND left_at IS NULL",
-        (now, story_id, user_id),
-    )
-    changed = cur.rowcount
-    await cur.close()
-    return changed == 1
+    sql = "UPDATE story_players SET left_at = ? WHERE story_id = ? AND user_id = ? AND left_at IS NULL"
+    return await changed_rows(conn, sql, (now, story_id, user_id)) == 1
 
 
 async def rename(conn: aiosqlite.Connection, story_id: int, user_id: int, name: str) -> None:
@@ -188,13 +183,11 @@ async def rename(conn: aiosqlite.Connection, story_id: int, user_id: int, name: 
 
 # --- pins -------------------------------------------------------------------------------------------
 async def add_pin(conn: aiosqlite.Connection, story_id: int, author_id: int, text: str, now: float) -> Pin:
-    cur = await conn.execute(
+    row = await returning_one(
+        conn,
         "INSERT INTO story_pins (story_id, author_id, text, created_at) VALUES (?, ?, ?, ?) RETURNING *",
         (story_id, author_id, text, now),
     )
-    row = await cur.fetchone()
-    await cur.close()
-    assert row is not None
     return Pin(row["id"], row["story_id"], row["author_id"], row["text"], row["created_at"])
 
 
@@ -204,7 +197,4 @@ async def pins(conn: aiosqlite.Connection, story_id: int) -> list[Pin]:
 
 
 async def remove_pin(conn: aiosqlite.Connection, story_id: int, pin_id: int) -> bool:
-    cur = await conn.execute("DELETE FROM story_pins WHERE story_id = ? AND id = ?", (story_id, pin_id))
-    changed = cur.rowcount
-    await cur.close()
-    return changed == 1
+    return await changed_rows(conn, "DELETE FROM story_pins WHERE story_id = ? AND id = ?", (story_id, pin_id)) == 1

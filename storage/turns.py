@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.rows import as_dict, returning_one
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -30,7 +32,7 @@ class TurnStats:
 
 
 def _turn(row: aiosqlite.Row) -> Turn:
-    return Turn(**{key: row[key] for key in row.keys()})
+    return Turn(**as_dict(row))
 
 
 async def add(
@@ -45,15 +47,13 @@ async def add(
     words: int,
     now: float,
 ) -> Turn:
-    cur = await conn.execute(
+    row = await returning_one(
+        conn,
         "INSERT INTO story_turns (story_id, seq, round, kind, author_id, text, tokens, words, created_at) VALUES"
         " (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM story_turns WHERE story_id = ?), ?, ?, ?, ?, ?, ?, ?)"
         " RETURNING *",
         (story_id, story_id, round, kind, author_id, text, tokens, words, now),
     )
-    row = await cur.fetchone()
-    await cur.close()
-    assert row is not None
     return _turn(row)
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.rows import returning_one
+
 
 @dataclass(frozen=True)
 class Vote:
@@ -28,13 +30,11 @@ def _vote(row: aiosqlite.Row) -> Vote:
 
 
 async def create(conn: aiosqlite.Connection, story_id: int, round: int, options: list[str], deadline: float) -> Vote:
-    cur = await conn.execute(
+    row = await returning_one(
+        conn,
         "INSERT INTO story_votes (story_id, round, options, deadline) VALUES (?, ?, ?, ?) RETURNING *",
         (story_id, round, json.dumps(options, ensure_ascii=False), deadline),
     )
-    row = await cur.fetchone()
-    await cur.close()
-    assert row is not None
     return _vote(row)
 
 

@@ -89,13 +89,6 @@ def vote_seconds(story: Story) -> int:
     return story.turn_timeout or DEFAULT_VOTE_SECONDS
 
 
-def order_position(players: list[Player], user_id: int) -> int | None:
-    for index, player in enumerate(players, start=1):
-        if player.user_id == user_id:
-            return index
-    return None
-
-
 def parse_duration(raw: str | None) -> int:
     """ "90s", "5m", "2h", or a bare number of minutes; empty, "0" or "off" mean none. Returns seconds."""
     text = (raw or "").strip().lower().replace(" ", "")

@@ -9,7 +9,6 @@ import re
 import unicodedata
 
 MESSAGE_LIMIT = 2000
-EMBED_LIMIT = 4096
 
 # Zero-width and direction-control characters: invisible, so a "non-empty" text made of them is empty.
 _INVISIBLE_CHARS = (

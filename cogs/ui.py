@@ -29,6 +29,11 @@ async def defer_public(interaction: discord.Interaction) -> None:
     interaction.extras["public_defer_pending"] = True
 
 
+def _view_on_final(view: discord.ui.View | None, final: bool) -> dict[str, Any]:
+    """Buttons go on the last page's last write only, so a reader never sees them on a half-written text."""
+    return {"view": view} if final and view is not None else {}
+
+
 class InteractionSink:
     """Streams into an interaction's response message, with follow-ups for further pages.
 
@@ -41,7 +46,7 @@ class InteractionSink:
         self.last: Any = None
 
     async def send(self, content: str, *, final: bool = False) -> Any:
-        extra = self._extra(final)
+        extra = _view_on_final(self.view, final)
         if self.last is None:
             self._interaction.extras["public_defer_pending"] = False
             await self._interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS, **extra)
@@ -51,14 +56,11 @@ class InteractionSink:
         return self.last
 
     async def edit(self, handle: Any, content: str, *, final: bool = False) -> None:
-        extra = self._extra(final)
+        extra = _view_on_final(self.view, final)
         if handle == ORIGINAL:
             await self._interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS, **extra)
         else:
             await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
-
-    def _extra(self, final: bool) -> dict[str, Any]:
-        return {"view": self.view} if final and self.view is not None else {}
 
 
 class ChannelSink:
@@ -70,12 +72,12 @@ class ChannelSink:
         self.last: discord.Message | None = None
 
     async def send(self, content: str, *, final: bool = False) -> discord.Message:
-        extra = {"view": self.view} if final and self.view is not None else {}
+        extra = _view_on_final(self.view, final)
         self.last = await self._channel.send(content, allowed_mentions=NO_PINGS, **extra)
         return self.last
 
     async def edit(self, handle: discord.Message, content: str, *, final: bool = False) -> None:
-        extra = {"view": self.view} if final and self.view is not None else {}
+        extra = _view_on_final(self.view, final)
         await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
 
 

@@ -50,7 +50,6 @@ class Sequence:
     admitted: float | None = None
     first_token: float | None = None
     generated: int = 0
-    finished: bool = False
     _queue: asyncio.Queue[TokenEvent] = field(default_factory=asyncio.Queue)
 
     def emit(self, token_ids: list[int] | tuple[int, ...], finish: str | None = None, error: str | None = None) -> None:

@@ -175,12 +175,6 @@ async def leave(conn: aiosqlite.Connection, story_id: int, user_id: int, now: fl
     return await changed_rows(conn, sql, (now, story_id, user_id)) == 1
 
 
-async def rename(conn: aiosqlite.Connection, story_id: int, user_id: int, name: str) -> None:
-    await conn.execute(
-        "UPDATE story_players SET name = ? WHERE story_id = ? AND user_id = ?", (name, story_id, user_id)
-    )
-
-
 # --- pins -------------------------------------------------------------------------------------------
 async def add_pin(conn: aiosqlite.Connection, story_id: int, author_id: int, text: str, now: float) -> Pin:
     row = await returning_one(

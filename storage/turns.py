@@ -103,14 +103,6 @@ async def oldest(conn: aiosqlite.Connection, story_id: int, *, after_seq: int, u
         return [_turn(r) for r in await cur.fetchall()]
 
 
-async def between(conn: aiosqlite.Connection, story_id: int, after_seq: int, upto_seq: int) -> list[Turn]:
-    async with conn.execute(
-        "SELECT * FROM story_turns WHERE story_id = ? AND seq > ? AND seq <= ? AND kind <> 'skip' ORDER BY seq",
-        (story_id, after_seq, upto_seq),
-    ) as cur:
-        return [_turn(r) for r in await cur.fetchall()]
-
-
 async def all_of(conn: aiosqlite.Connection, story_id: int) -> list[Turn]:
     async with conn.execute("SELECT * FROM story_turns WHERE story_id = ? ORDER BY seq", (story_id,)) as cur:
         return [_turn(r) for r in await cur.fetchall()]

@@ -11,7 +11,6 @@ from bot.story_rules import (
     MAX_ROUNDS,
     StoryOptions,
     contributions,
-    order_position,
     parse_duration,
     vote_seconds,
     vote_winner,
@@ -120,9 +119,7 @@ def test_contributions_count_only_player_turns() -> None:
     assert contributions([]) == 0
 
 
-def test_order_position_and_word_count() -> None:
-    assert order_position(PLAYERS, 20) == 2
-    assert order_position(PLAYERS, 99) is None
+def test_word_count() -> None:
     assert word_count("  The   salt\nroad  ") == 3
     assert word_count("") == 0
 

@@ -162,7 +162,9 @@ async def test_recent_is_bounded_ordered_and_skips_skips(db: Database) -> None:
         assert [t.seq for t in after] == [23, 24, 26, 27, 28, 29]
         assert len(await turns.recent(conn, story.id, limit=100)) == 24
         assert await turns.recent(conn, story.id, limit=10, after_seq=30) == []
-        assert [t.seq for t in await turns.between(conn, story.id, 3, 11)] == [4, 6, 7, 8, 9, 11]
+        oldest = await turns.oldest(conn, story.id, after_seq=3, upto_seq=11, limit=100)
+        assert [t.seq for t in oldest] == [4, 6, 7, 8, 9, 11]
+        assert [t.seq for t in await turns.oldest(conn, story.id, after_seq=3, upto_seq=11, limit=2)] == [4, 6]
         assert [t.seq for t in await turns.all_of(conn, story.id)] == list(range(1, 31))
 
 

@@ -75,6 +75,12 @@ class BatchedBackend(Backend):
             self._aborted.add(seq.id)
         self._wake.set()
 
+    @property
+    def live(self) -> int:
+        with self._lock:
+            pending = len(self._pending)
+        return pending + len(self._rows)
+
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
@@ -158,7 +164,9 @@ class BatchedBackend(Backend):
     def _deliver(self, tokens: torch.Tensor, offset: int) -> None:
         """Emit the new token of rows `offset`, `offset + 1`, ...; then retire rows that are done."""
         done: list[int] = []
-        for i, token in enumerate(tokens.tolist(), start=offset):
+        values = tokens.tolist()
+        self.steps.count([row.seq.id for row in self._rows[offset : offset + len(values)]])
+        for i, token in enumerate(values, start=offset):
             row = self._rows[i]
             row.produced += 1
             if token in self._eos:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from engine.backends import cb_hooks
 from engine.backends.base import Backend
 from engine.loading import LoadedModel
 from engine.sequence import Sequence
@@ -53,6 +54,7 @@ class ContinuousBackend(Backend):
         self._manager: Any = loaded.model.init_continuous_batching(
             generation_config=generation, continuous_batching_config=batching
         )
+        cb_hooks.install(self._manager, self.steps)
         self._delivered: dict[str, int] = {}
 
     def start(self) -> None:
@@ -107,6 +109,16 @@ class ContinuousBackend(Backend):
         if router is not None:  # drop the handler now: a cancelled request never reports "finished"
             with router._lock:
                 router.result_handlers.pop(seq.id, None)
+
+    @property
+    def live(self) -> int:
+        """Requests transformers' batching loop still holds: queued to it, waiting, or being decoded."""
+        manager = self._manager
+        scheduler = getattr(getattr(manager, "batch_processor", None), "scheduler", None)
+        held = manager.input_queue.qsize()
+        if scheduler is not None:
+            held += len(scheduler.active_requests) + len(scheduler.waiting_requests)
+        return held
 
     def stop(self) -> None:
         self._manager.stop(block=True, timeout=30)

@@ -181,47 +181,57 @@ async def test_sigterm_while_loading_exits_at_once(tmp_path: Path, http) -> None
 
 # --- SIGTERM -----------------------------------------------------------------------------------------------
 async def test_sigterm_finishes_short_requests_and_cuts_long_ones_at_the_grace_period(tmp_path: Path, http) -> None:
+    """In-flight requests get the grace period; what outlives it is cut with a 503 (try again later).
+
+    Nothing here depends on how fast this machine is: the signal is sent only once the short request has
+    its first token (its prompt is prefilled and it is one decode step from done), and the long requests
+    could not finish within the grace period on any machine (3,000 tokens).
+    """
     grace = 6
     engine = start_engine(tmp_path, shutdown_grace=grace)
     endless = chat(LONG_PROMPT, temperature=0, max_tokens=3000)
     stream = await http.post(f"{engine.url}/v1/chat/completions", json={**endless, "stream": True})
+    short = await http.post(
+        f"{engine.url}/v1/chat/completions", json=chat(LONG_PROMPT, temperature=0, max_tokens=2, stream=True)
+    )
     try:
-        assert stream.status == 200
+        assert stream.status == 200 and short.status == 200
         whole = asyncio.create_task(post(http, engine, endless))
-        await wait_for_load(http, engine, limit=60, running=2)
-        short = asyncio.create_task(post(http, engine, chat(LONG_PROMPT, temperature=0, max_tokens=6)))
-
-        async def short_admitted() -> bool:
-            return short.done() or (await health(http, engine))["running"] == 3
-
-        await wait_for(short_admitted, limit=60, what="the short request to start")
+        await wait_for_load(http, engine, limit=120, running=3)
+        short_events = sse_events(short)
+        async for event in short_events:  # wait for the short request's first token, however long it takes
+            if event["choices"] and event["choices"][0]["delta"].get("content"):
+                break
         engine.proc.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
 
         async def stopping() -> bool:
             return (await health(http, engine))["status"] == "stopping"
 
-        await wait_for(stopping, limit=10, what="the engine to stop admitting")
+        await wait_for(stopping, limit=30, what="the engine to stop admitting")
         refused = await post(http, engine, chat(max_tokens=1))
         assert_openai_error(refused, 503, code="engine_unavailable")
         assert refused.headers["Retry-After"].isdigit()
 
-        finished = await short  # it fits in the grace period, so it completes normally
-        assert finished.status == 200, finished.text
-        assert finished.json()["choices"][0]["finish_reason"] == "length"
+        rest = [event async for event in short_events]  # it fits in the grace period, so it completes normally
+        assert rest[-1] == "[DONE]"
+        assert [e["choices"][0]["finish_reason"] for e in rest[:-1] if e["choices"]][-1] == "length"
+        assert not any("error" in e for e in rest[:-1])
 
         events = [event async for event in sse_events(stream)]  # cut at the grace period, with an error
         assert events[-1] == "[DONE]"
-        assert events[-2]["error"]["type"] == "server_error"
-        assert_openai_error(await whole, 500)
+        assert events[-2]["error"]["code"] == "engine_unavailable"
+        cut = assert_openai_error(await whole, 503, code="engine_unavailable")
+        assert "shutting down" in cut["message"]
         cut_after = time.monotonic() - signalled
-        assert grace - 0.5 <= cut_after < grace + 10
+        # Not before the grace period; and well before aiohttp's own 60 s shutdown timeout would end it.
+        assert grace - 0.5 <= cut_after < grace + 30
 
-        returncode = await asyncio.to_thread(engine.proc.wait, 30)
+        returncode = await asyncio.to_thread(engine.proc.wait, 60)
         assert returncode == 0
-        assert time.monotonic() - signalled < grace + 15
     finally:
         stream.close()
+        short.close()
         engine.stop()
     assert "Traceback" not in engine.log()
 

@@ -167,6 +167,9 @@ class Engine:
             top_k=request.top_k,
             seed=request.seed,
             stop=request.stop,
+            presence_penalty=request.presence_penalty,
+            frequency_penalty=request.frequency_penalty,
+            repetition_penalty=request.repetition_penalty,
         )
         return Prepared(ids, params)
 

@@ -80,8 +80,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     key = request.app[CONFIG_KEY].api_key
     if key and request.path not in OPEN_PATHS:
-        header = request.headers.get("Authorization", "")
-        given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+        given = token.strip() if scheme.lower() == "bearer" else ""  # the scheme is case-insensitive (RFC 9110)
         if not hmac.compare_digest(given.encode(), key.encode()):
             raise RequestError(
                 "Missing or wrong API key: send `Authorization: Bearer <ENGINE_API_KEY>`.",

@@ -23,6 +23,7 @@ import torch
 
 from engine.backends.base import Backend
 from engine.loading import LoadedModel
+from engine.penalties import RowPenalty
 from engine.sequence import SamplingParams, Sequence
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ _CANDIDATES = 256  # tokens top-p sampling examines before it falls back to sort
 class _Row:
     seq: Sequence
     generator: torch.Generator
+    penalty: RowPenalty | None = None
     produced: int = 0
 
 
@@ -121,9 +123,15 @@ class BatchedBackend(Backend):
             while room > 0 and self._pending:
                 seq = self._pending.popleft()
                 seed = seq.params.seed if seq.params.seed is not None else random.getrandbits(63)
-                rows.append(_Row(seq, torch.Generator().manual_seed(seed)))
+                rows.append(_Row(seq, torch.Generator().manual_seed(seed), self._penalty(seq)))
                 room -= 1
         return rows
+
+    def _penalty(self, seq: Sequence) -> RowPenalty | None:
+        if not seq.params.penalized:
+            return None
+        vocab = int(self._model.get_output_embeddings().weight.shape[0])
+        return RowPenalty.create(seq.params, seq.prompt_ids, vocab, self._device)
 
     def _admit(self, rows: list[_Row]) -> None:
         """Prefill new rows together, sample their first token and splice them into the batch."""
@@ -169,6 +177,8 @@ class BatchedBackend(Backend):
         for i, token in enumerate(values, start=offset):
             row = self._rows[i]
             row.produced += 1
+            if row.penalty is not None:
+                row.penalty.add(token)
             if token in self._eos:
                 row.seq.emit((), finish="stop")
                 done.append(i)
@@ -184,6 +194,9 @@ class BatchedBackend(Backend):
     # --- sampling -----------------------------------------------------------------------------------
     def _sample(self, logits: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
         logits = logits.float()
+        for i, row in enumerate(rows):
+            if row.penalty is not None:
+                logits[i] = row.penalty.apply(logits[i])
         chosen = logits.argmax(dim=-1)
         for i, row in enumerate(rows):
             if not row.seq.params.greedy:

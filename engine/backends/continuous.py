@@ -3,7 +3,9 @@
 `model.init_continuous_batching` runs a paged-attention scheduler in its own thread; requests join and
 leave the running batch at every step. Per-request temperature, top-p and top-k go through transformers'
 per-request logits processors, which exist only when the generation config sets a non-neutral default
-for each, hence the defaults below. Results come back on the event loop via `register_result_handler`.
+for each, hence the defaults below. Repetition penalties and the backend's step counters ride in the
+same batching step through `cb_hooks` (state on the device, see `engine/penalties.py`). Results come
+back on the event loop via `register_result_handler`.
 
 It also runs on the CPU (slower than the batched backend there), which is how the test suite covers it
 on machines without a GPU.
@@ -17,6 +19,7 @@ from typing import Any
 from engine.backends import cb_hooks
 from engine.backends.base import Backend
 from engine.loading import LoadedModel
+from engine.penalties import SlotPenalties
 from engine.sequence import Sequence
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,8 @@ class ContinuousBackend(Backend):
         self._manager: Any = loaded.model.init_continuous_batching(
             generation_config=generation, continuous_batching_config=batching
         )
-        cb_hooks.install(self._manager, self.steps)
+        self._penalties = SlotPenalties(_logits_width(loaded), 2 * capacity, loaded.model.device)
+        cb_hooks.install(self._manager, self.steps, self._penalties)
         self._delivered: dict[str, int] = {}
 
     def start(self) -> None:
@@ -62,6 +66,8 @@ class ContinuousBackend(Backend):
 
     def add(self, seq: Sequence) -> None:
         self._delivered[seq.id] = 0
+        if seq.params.penalized:
+            self._penalties.register(seq.id, seq.params, seq.prompt_ids)
         self._manager.register_result_handler(seq.id, lambda output: self._on_output(seq, output))
         self._manager.add_request(
             list(seq.prompt_ids),
@@ -87,13 +93,13 @@ class ContinuousBackend(Backend):
         new = tokens[self._delivered[seq.id] :]
         self._delivered[seq.id] = len(tokens)
         if output.error:
-            self._delivered.pop(seq.id, None)
+            self._let_go(seq)
             seq.emit((), finish="error", error=str(output.error))
             return
         if not output.is_finished():
             seq.emit(new)
             return
-        self._delivered.pop(seq.id, None)
+        self._let_go(seq)
         if new and new[-1] in self._eos:
             seq.emit(new[:-1], finish="stop")
         elif len(tokens) >= seq.params.max_tokens:
@@ -101,9 +107,14 @@ class ContinuousBackend(Backend):
         else:
             seq.emit(new, finish="stop")
 
+    def _let_go(self, seq: Sequence) -> None:
+        self._delivered.pop(seq.id, None)
+        self._penalties.forget(seq.id)
+
     def abort(self, seq: Sequence) -> None:
-        if self._delivered.pop(seq.id, None) is None:
+        if seq.id not in self._delivered:
             return
+        self._let_go(seq)
         self._manager.cancel_request(seq.id)
         router = getattr(self._manager, "output_router", None)
         if router is not None:  # drop the handler now: a cancelled request never reports "finished"
@@ -130,6 +141,15 @@ class ContinuousBackend(Backend):
         if error is not None and self.fatal_error is None:
             self.fatal_error = str(error)
         return self.fatal_error is None
+
+
+def _logits_width(loaded: LoadedModel) -> int:
+    """How many logits a step produces per row: the output embedding's rows (often the vocabulary)."""
+    head = loaded.model.get_output_embeddings()
+    weight = getattr(head, "weight", None)
+    if weight is not None and weight.dim() == 2:
+        return int(weight.shape[0])
+    return int(loaded.model.config.get_text_config().vocab_size)
 
 
 def _memory_hints(loaded: LoadedModel) -> dict[str, Any]:

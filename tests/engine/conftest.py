@@ -67,3 +67,16 @@ async def fp32_engine() -> AsyncIterator[Any]:
     assert engine.state == "ready", engine.error
     yield engine
     await engine.shutdown(grace=0)
+
+
+@pytest.fixture(scope="session")
+async def continuous_engine() -> AsyncIterator[Any]:
+    """An in-process Engine on the default model in fp32 with the continuous-batching backend."""
+    from engine.config import EngineConfig
+    from engine.core import Engine
+
+    engine = Engine(EngineConfig(device="cpu", dtype="fp32", backend="continuous", max_batch=4))
+    await engine.load()
+    assert engine.state == "ready", engine.error
+    yield engine
+    await engine.shutdown(grace=0)

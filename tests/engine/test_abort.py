@@ -7,25 +7,13 @@ tests fail if `Backend.abort` does nothing, even though the client would no long
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from engine.config import EngineConfig
 from engine.core import Engine
 from engine.generation import Generation
 from engine.protocol import parse_chat_request
 from engine.sequence import SeqStatus
 from tests.engine.helpers import LONG_PROMPT, wait_for
-
-
-@pytest.fixture(scope="module")
-async def continuous_engine() -> AsyncIterator[Engine]:
-    engine = Engine(EngineConfig(device="cpu", dtype="fp32", backend="continuous", max_batch=4))
-    await engine.load()
-    assert engine.state == "ready", engine.error
-    yield engine
-    await engine.shutdown(grace=0)
 
 
 @pytest.fixture(params=["batched", "continuous"])

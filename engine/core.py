@@ -159,6 +159,7 @@ class Engine:
                 param="messages",
                 code="context_length_exceeded",
             )
+        adapter = self.adapter_for(request.model)
         max_tokens = request.max_tokens or min(self.config.max_tokens_default, room)
         params = SamplingParams(
             max_tokens=max_tokens,
@@ -170,8 +171,33 @@ class Engine:
             presence_penalty=request.presence_penalty,
             frequency_penalty=request.frequency_penalty,
             repetition_penalty=request.repetition_penalty,
+            adapter=adapter,
         )
         return Prepared(ids, params)
+
+    def adapter_for(self, model: str | None) -> str | None:
+        """The adapter a request's `model` picks: None for the base model.
+
+        Without ENGINE_ADAPTERS any name is accepted (clients send all sorts). With them, the base model's id,
+        "default" or no model pick the base; an adapter's name picks it; anything else is refused (404).
+        """
+        loaded = self._require_ready()
+        if not loaded.adapters or model in (None, "", "default", loaded.name):
+            return None
+        if model in loaded.adapters:
+            return model
+        available = ", ".join([loaded.name, *loaded.adapters])
+        raise RequestError(
+            f"The model {model!r} is not served here. Available: {available}.",
+            status=404,
+            param="model",
+            code="model_not_found",
+        )
+
+    def models(self) -> list[str]:
+        """The base model's id, then each adapter's name."""
+        name = self.loaded.name if self.loaded else self.config.model or "default"
+        return [name, *(self.loaded.adapters if self.loaded else self.config.adapter_paths())]
 
     def render(self, messages: tuple[ChatMessage, ...]) -> list[int]:
         loaded = self._require_ready()

@@ -112,9 +112,14 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def models(request: web.Request) -> web.Response:
+    """The base model, then each LoRA adapter (ENGINE_ADAPTERS); a request picks one by its `model`."""
     engine = request.app[ENGINE_KEY]
-    name = engine.health()["model"]
-    data = [{"id": name, "object": "model", "created": int(engine.started_at), "owned_by": "taleweaver"}]
+    base, *adapters = engine.models()
+    created = int(engine.started_at)
+    data = [{"id": base, "object": "model", "created": created, "owned_by": "taleweaver"}]
+    data += [
+        {"id": a, "object": "model", "created": created, "owned_by": "taleweaver", "parent": base} for a in adapters
+    ]
     return json_response({"object": "list", "data": data})
 
 
@@ -128,7 +133,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         raise RequestError("The request body is not valid JSON.") from None
     try:
         chat = parse_chat_request(body, config.max_tokens_limit)
-        generation = engine.submit(engine.prepare(chat), chat.n, chat.user)
+        prepared = engine.prepare(chat)
+        generation = engine.submit(prepared, chat.n, chat.user)
     except RequestError:
         engine.metrics.rejections.labels("bad_request").inc()
         raise
@@ -149,7 +155,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             type="server_error",
             headers={"Retry-After": str(exc.retry_after)},
         ) from None
-    model = engine.health()["model"]
+    model = prepared.params.adapter or engine.health()["model"]
     if chat.stream:
         return await _stream(request, engine, chat, generation, model, config.request_timeout)
     return await _complete(engine, chat, generation, model, config.request_timeout)

@@ -6,6 +6,10 @@ its cache is spliced into the running batch (both are left-padded to a common le
 token comes after one prefill instead of after the whole batch. Finished and aborted rows are cut out
 of the cache between steps.
 
+With named LoRA adapters (ENGINE_ADAPTERS) requests for different adapters share the batch: every
+forward pass names each row's adapter (peft's `adapter_names`), so a row runs the base weights plus its
+own adapter only.
+
 Plain `model(...)` forward passes keep this backend independent of any one attention kernel; it needs
 a model whose cache is transformers' `DynamicCache` of full-attention layers to splice requests in, and
 falls back to starting new requests once the batch drains otherwise.
@@ -144,7 +148,14 @@ class BatchedBackend(Backend):
             mask[i, width - len(prompt) :] = 1
         ids, mask = ids.to(self._device), mask.to(self._device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self._model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+        out = self._model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+            **self._adapter_names(rows),
+        )
         tokens = self._sample(out.logits[:, -1, :], rows)
         if self._cache is None:
             self._rows, self._cache, self._mask = rows, out.past_key_values, mask
@@ -164,6 +175,7 @@ class BatchedBackend(Backend):
             past_key_values=self._cache,
             use_cache=True,
             logits_to_keep=1,
+            **self._adapter_names(self._rows),
         )
         self._mask, self._cache = mask, out.past_key_values
         self._last = self._sample(out.logits[:, -1, :], self._rows)
@@ -190,6 +202,12 @@ class BatchedBackend(Backend):
         if done:
             finished = set(done)
             self._keep([i for i in range(len(self._rows)) if i not in finished])
+
+    def _adapter_names(self, rows: list[_Row]) -> dict[str, list[str]]:
+        """With named LoRA adapters, each row runs its own (peft's mixed-adapter batches); "__base__" = none."""
+        if not self.loaded.adapters:
+            return {}
+        return {"adapter_names": [row.seq.params.adapter or "__base__" for row in rows]}
 
     # --- sampling -----------------------------------------------------------------------------------
     def _sample(self, logits: torch.Tensor, rows: list[_Row]) -> torch.Tensor:

@@ -14,6 +14,7 @@ on machines without a GPU.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import Any
 
 from engine.backends import cb_hooks
@@ -49,9 +50,11 @@ class ContinuousBackend(Backend):
             eos_token_id=self._eos,
             pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self._eos[0],
         )
+        graphs: dict[str, Any] = {"use_cuda_graph": False} if loaded.adapters else {}  # see _use_adapter
         batching = ContinuousBatchingConfig(
             per_request_processors=True,
             max_requests_per_batch=capacity,
+            **graphs,
             **_memory_hints(loaded),
         )
         self._manager: Any = loaded.model.init_continuous_batching(
@@ -60,11 +63,22 @@ class ContinuousBackend(Backend):
         self._penalties = SlotPenalties(_logits_width(loaded), 2 * capacity, loaded.model.device)
         cb_hooks.install(self._manager, self.steps, self._penalties)
         self._delivered: dict[str, int] = {}
+        self._adapter: str | None = None  # the adapter the batch runs now; None = the base model
+        self._held: deque[Sequence] = deque()  # requests for another adapter, waiting for its turn
+        if loaded.adapters:
+            self._use_adapter(None)
 
     def start(self) -> None:
         self._manager.start()
 
     def add(self, seq: Sequence) -> None:
+        if self._held or seq.params.adapter != self._adapter:
+            self._held.append(seq)
+            self._next_turn()
+            return
+        self._submit(seq)
+
+    def _submit(self, seq: Sequence) -> None:
         self._delivered[seq.id] = 0
         if seq.params.penalized:
             self._penalties.register(seq.id, seq.params, seq.prompt_ids)
@@ -110,8 +124,41 @@ class ContinuousBackend(Backend):
     def _let_go(self, seq: Sequence) -> None:
         self._delivered.pop(seq.id, None)
         self._penalties.forget(seq.id)
+        if self._held:
+            self._next_turn()
+
+    # --- adapters take turns ------------------------------------------------------------------------
+    def _next_turn(self) -> None:
+        """Once the batch has drained, switch to the adapter of the longest-held request and submit its group.
+
+        transformers' batching step runs one set of weights for all its rows, so requests for different
+        adapters cannot share it: they are grouped, in the order they came, one adapter at a time.
+        """
+        if not self._held or self._delivered:
+            return
+        if self._cb_live():  # a cancelled request may still be in the step; look again shortly
+            self._held[0].loop.call_later(0.02, self._next_turn)
+            return
+        self._use_adapter(self._held[0].params.adapter)
+        group = [s for s in self._held if s.params.adapter == self._adapter]
+        self._held = deque(s for s in self._held if s.params.adapter != self._adapter)
+        for seq in group:
+            self._submit(seq)
+
+    def _use_adapter(self, adapter: str | None) -> None:
+        """Switch the LoRA layers between steps (CUDA graphs are off with adapters: they would keep the old)."""
+        peft_model = self.loaded.model
+        if adapter is None:
+            peft_model.base_model.disable_adapter_layers()
+        else:
+            peft_model.base_model.enable_adapter_layers()
+            peft_model.set_adapter(adapter)
+        self._adapter = adapter
 
     def abort(self, seq: Sequence) -> None:
+        if seq in self._held:
+            self._held.remove(seq)
+            return
         if seq.id not in self._delivered:
             return
         self._let_go(seq)
@@ -123,6 +170,10 @@ class ContinuousBackend(Backend):
 
     @property
     def live(self) -> int:
+        """Requests held for their adapter's turn, plus those transformers' batching loop still holds."""
+        return len(self._held) + self._cb_live()
+
+    def _cb_live(self) -> int:
         """Requests transformers' batching loop still holds: queued to it, waiting, or being decoded."""
         manager = self._manager
         scheduler = getattr(getattr(manager, "batch_processor", None), "scheduler", None)

@@ -8,14 +8,16 @@ Helpers (requests, error checks, waiting on /health) live in tests/engine/helper
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import openai
 import pytest
 
 from tests.engine.helpers import openai_client
 from tests.support.engine_proc import EngineProcess, start_engine
+
+if TYPE_CHECKING:
+    import openai
 
 
 @pytest.fixture(scope="module")

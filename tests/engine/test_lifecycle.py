@@ -192,7 +192,7 @@ async def calibrated_grace(http, engine: EngineProcess) -> int:
 
 @pytest.mark.timeout(1800)  # two engine starts and a calibrated grace period: slow on a busy machine
 async def test_sigterm_finishes_short_requests_and_cuts_long_ones_at_the_grace_period(
-    tmp_path: Path, http, engine: EngineProcess
+    tmp_path: Path, engine: EngineProcess
 ) -> None:
     """In-flight requests get the grace period; what outlives it is cut with a 503 (try again later).
 
@@ -201,6 +201,11 @@ async def test_sigterm_finishes_short_requests_and_cuts_long_ones_at_the_grace_p
     request of the same size, and the long requests ask for 3,000 tokens, which no machine decodes
     within the grace period.
     """
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:  # no clock but the test's
+        await _sigterm_scenario(http, tmp_path, engine)
+
+
+async def _sigterm_scenario(http: aiohttp.ClientSession, tmp_path: Path, engine: EngineProcess) -> None:
     grace = await calibrated_grace(http, engine)  # on the shared engine; the one under test is new:
     engine = start_engine(tmp_path, shutdown_grace=grace, request_timeout=3600)  # only the grace may cut
     endless = chat(LONG_PROMPT, temperature=0, max_tokens=3000)

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"adapters, batched backend on cpu, {args.requests} requests: mixed-adapter batch "
         f"{result['mixed_vs_one_adapter']:.2f}x the throughput of a one-adapter batch "
-        f"({result['mixed']['tokens_per_s']:.0f} vs {result['one_adapter']['tokens_per_s']:.0f} tok/s); "
+        f"({result['mixed']['tokens_per_s']:.1f} vs {result['one_adapter']['tokens_per_s']:.1f} tok/s); "
         f"one adapter {result['one_adapter_vs_base']:.2f}x the base model"
     )
     return 0

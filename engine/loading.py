@@ -298,7 +298,8 @@ def _quantize_in_place(model: Any, quantization: str, compute_dtype: torch.dtype
         for child_name, child in list(parent.named_children()):
             if not isinstance(child, torch.nn.Linear):
                 continue
-            weight = child.weight.data  # on the GPU already: bitsandbytes quantizes it there when moved to "cuda"
+            # Params4bit quantizes on the GPU when moved to "cuda"; Int8Params only when it comes from the CPU.
+            weight = child.weight.data if quantization == "nf4" else child.weight.data.to("cpu")
             if quantization == "nf4":
                 layer = bnb.nn.Linear4bit(
                     child.in_features,

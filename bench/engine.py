@@ -1,7 +1,7 @@
 """Engine throughput: N concurrent streaming requests over HTTP versus the same requests one by one in-process.
 
     python -m bench.engine                       # CPU: 8 concurrent against a fresh engine on the default model
-    python -m bench.engine --concurrency 64 --random-weights --shape llama-3.1-8b --quantization nf4  # H100
+    python -m bench.engine --concurrency 1,8,64 --random-weights --shape llama-3.1-8b --quantization nf4  # GPU
 
 The engine side streams each request over HTTP (as the bot does) and counts the tokens each one actually
 produced (the model may stop early; `usage` says how many). The baseline is plain `model.generate`, one
@@ -9,6 +9,11 @@ request after another in this process, on the same model, device, dtype and quan
 `min_new_tokens == max_new_tokens`. What is compared is aggregate tokens per second, which does not depend
 on how long each answer happened to be. The baseline's latencies are each request's own service time: they
 leave out the time it would have queued behind the others.
+
+Several concurrency levels (`--concurrency 1,8,64`) run against one engine, each compared with the same
+baseline. The run also measures the device's memory bandwidth (a device-to-device copy) and the bytes
+of weights one decode step reads, and reports single-stream decode speed as a share of the bound
+bandwidth / bytes-per-token that memory traffic alone puts on it.
 
 Prints one JSON object on stdout, then a one-line summary. Progress goes to stderr.
 """
@@ -28,6 +33,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.hardware import measure_bandwidth, weight_bytes
 from engine.config import EngineConfig
 from engine.loading import RANDOM_PREFIX, SHAPES, load_model
 
@@ -54,8 +60,8 @@ class Sample:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__.split("\n\n")[0])
-    p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
-    p.add_argument("--requests", type=int, help="requests in all (default: the concurrency)")
+    p.add_argument("--concurrency", default="8", help="requests in flight at once; a list runs each (default 8)")
+    p.add_argument("--requests", type=int, help="requests per level (default: that level's concurrency)")
     p.add_argument("--prompt-tokens", type=int, default=500, help="prompt length in tokens (default 500)")
     p.add_argument("--new-tokens", type=int, default=128, help="tokens to generate per request (default 128)")
     p.add_argument("--baseline-requests", type=int, help="sequential baseline runs (default min(requests, 8))")
@@ -69,12 +75,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--shape", default="llama-3.1-8b", choices=sorted(SHAPES), help="with --random-weights")
     p.add_argument("--model", help="ENGINE_MODEL for the engine and the baseline (default: the embedded model)")
     p.add_argument("--skip-baseline", action="store_true", help="measure the engine only")
+    p.add_argument("--tokenizer", help="tokenizer directory for --random-weights (ENGINE_TOKENIZER)")
     args = p.parse_args(argv)
-    args.requests = args.requests or args.concurrency
-    args.baseline_requests = args.baseline_requests or min(args.requests, 8)
+    try:
+        args.levels = [int(c) for c in str(args.concurrency).split(",") if c.strip()]
+    except ValueError:
+        p.error("--concurrency takes integers separated by commas, e.g. 1,8,64")
+    args.most = max(args.requests or 0, *args.levels) if args.levels else 0
+    args.baseline_requests = args.baseline_requests or min(args.most, 8)
     if args.random_weights:
         args.model = RANDOM_PREFIX + args.shape
-    if min(args.concurrency, args.requests, args.prompt_tokens, args.new_tokens, args.baseline_requests) < 1:
+    if not args.levels or min(*args.levels, args.prompt_tokens, args.new_tokens, args.baseline_requests) < 1:
         p.error("counts and lengths must be positive")
     return args
 
@@ -135,24 +146,27 @@ async def stream_one(
     return Sample((first or done) - started, done - started, tokens)
 
 
-async def run_engine(url: str, api_key: str | None, prompts: list, args: argparse.Namespace) -> dict[str, Any]:
+async def run_engine(
+    url: str, api_key: str | None, prompts: list, args: argparse.Namespace, concurrency: int
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     timeout = aiohttp.ClientTimeout(total=None, sock_read=600)
-    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    requests = args.requests or concurrency
     async with aiohttp.ClientSession(headers=headers, timeout=timeout, connector=connector) as session:
         async with session.get(f"{url}/health") as response:
             health = await response.json()
         await stream_one(session, url, prompts[0], 4, seed=0)  # warm-up, not counted
-        gate = asyncio.Semaphore(args.concurrency)
+        gate = asyncio.Semaphore(concurrency)
 
         async def limited(i: int) -> Sample:
             async with gate:
                 return await stream_one(session, url, prompts[i], args.new_tokens, seed=1000 + i)
 
         started = time.perf_counter()
-        samples = await asyncio.gather(*(limited(i) for i in range(args.requests)))
+        samples = await asyncio.gather(*(limited(i) for i in range(requests)))
         wall = time.perf_counter() - started
-    return {"health": health, **summarize(samples, wall)}
+    return {"health": health, "concurrency": concurrency, **summarize(samples, wall)}
 
 
 # --- the sequential in-process baseline ----------------------------------------------------------------
@@ -202,6 +216,10 @@ def run_baseline(config: EngineConfig, prompts: list, args: argparse.Namespace) 
         return Sample((streamer.first or done) - started, done - started, out.shape[1] - ids.shape[1])
 
     generate(prompts[0], 4, seed=0)  # warm-up, not counted
+    memory = {
+        "bandwidth_gb_s": round(measure_bandwidth(device) / 1e9, 1),
+        "weight_bytes_per_token": weight_bytes(model),
+    }
     samples = []
     started = time.perf_counter()
     for i in range(args.baseline_requests):
@@ -209,13 +227,15 @@ def run_baseline(config: EngineConfig, prompts: list, args: argparse.Namespace) 
         log.info("baseline %d/%d: %d tokens", i + 1, args.baseline_requests, samples[-1].tokens)
     wall = time.perf_counter() - started
     info = {"device": loaded.device, "dtype": loaded.dtype, "quantization": loaded.quantization}
-    return {**info, **summarize(samples, wall)}
+    return {**info, **memory, **summarize(samples, wall)}
 
 
 # --- reporting -----------------------------------------------------------------------------------------
 def summarize(samples: list[Sample], wall: float) -> dict[str, Any]:
     tokens = sum(s.tokens for s in samples)
+    decode = [(s.tokens - 1) / (s.latency_s - s.ttft_s) for s in samples if s.tokens > 1 and s.latency_s > s.ttft_s]
     return {
+        "decode_tokens_per_s_per_request_p50": round(percentile(decode, 50), 2) if decode else 0.0,
         "requests": len(samples),
         "tokens": tokens,
         "tokens_per_request_min": min(s.tokens for s in samples),
@@ -240,15 +260,20 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def summary_line(result: dict[str, Any]) -> str:
-    engine, base = result["engine"], result.get("baseline")
-    head = f"engine {result['concurrency']}x concurrent on {engine['health']['device']}"
-    tail = f"TTFT p95 {engine['ttft_p95_s']:.2f} s, latency p95 {engine['latency_p95_s']:.2f} s"
-    if not base:
-        return f"{head}: {engine['tokens_per_s']:.0f} tok/s, {tail}"
-    return (
-        f"{head}: {result['throughput_ratio']:.1f}x the sequential baseline "
-        f"({engine['tokens_per_s']:.0f} vs {base['tokens_per_s']:.0f} tok/s), {tail}"
-    )
+    levels, base = result["levels"], result.get("baseline")
+    head = f"engine on {levels[0]['health']['device']} ({result['quantization']})"
+    parts = []
+    for level in levels:
+        part = f"{level['concurrency']}x: {level['tokens_per_s']:.0f} tok/s, TTFT p95 {level['ttft_p95_s']:.2f} s"
+        if base:
+            part += f", {level['throughput_ratio']:.1f}x sequential"
+        parts.append(part)
+    tail = ""
+    if base:
+        tail = f"; sequential generate {base['tokens_per_s']:.0f} tok/s"
+        if result.get("single_stream_share_of_bound") is not None:
+            tail += f"; single stream {100 * result['single_stream_share_of_bound']:.0f}% of the bandwidth bound"
+    return f"{head}: " + " | ".join(parts) + tail
 
 
 # --- main ----------------------------------------------------------------------------------------------
@@ -258,12 +283,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "dtype": args.dtype,
         "quantization": args.quantization,
         "backend": args.backend,
-        "max_batch": args.concurrency,
-        "max_queue": max(256, args.requests),
+        "max_batch": max(args.levels),
+        "max_queue": max(256, args.most),
         "log_level": "WARNING",
     }
-    if args.model:
-        settings["model"] = args.model
+    for name in ("model", "tokenizer"):
+        if getattr(args, name):
+            settings[name] = getattr(args, name)
     proc = None
     url, api_key = args.url, args.api_key
     if url is None:
@@ -278,26 +304,34 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         # The baseline tokenizes exactly as the engine does, with the engine's model, device and dtype.
         config = _baseline_config(args, health)
         tokenizer = _tokenizer(config)
-        prompts = make_prompts(tokenizer, args.requests, args.prompt_tokens)
-        log.info("engine: %d requests, %d at a time", args.requests, args.concurrency)
-        engine = await run_engine(url, api_key, prompts, args)
+        prompts = make_prompts(tokenizer, args.most, args.prompt_tokens)
+        levels = []
+        for concurrency in args.levels:
+            log.info("engine: %d requests, %d at a time", args.requests or concurrency, concurrency)
+            levels.append(await run_engine(url, api_key, prompts, args, concurrency))
     finally:
         if proc is not None:
             proc.stop()
     result: dict[str, Any] = {
         "model": health["model"],
-        "concurrency": args.concurrency,
+        "quantization": health["quantization"],
         "prompt_tokens": len(_render(tokenizer, prompts[0][0]["content"])),
         "new_tokens": args.new_tokens,
-        "engine": engine,
+        "levels": levels,
     }
     if not args.skip_baseline:
         log.info("baseline: %d requests one after another, in-process", args.baseline_requests)
         base = await asyncio.to_thread(run_baseline, config, prompts, args)
         result["baseline"] = base
-        result["throughput_ratio"] = round(engine["tokens_per_s"] / base["tokens_per_s"], 2)
-        result["ttft_p95_ratio"] = round(engine["ttft_p95_s"] / base["ttft_p95_s"], 2)
-        result["latency_p95_ratio"] = round(engine["latency_p95_s"] / base["latency_p95_s"], 2)
+        for level in levels:
+            level["throughput_ratio"] = round(level["tokens_per_s"] / base["tokens_per_s"], 2)
+            level["ttft_p95_ratio"] = round(level["ttft_p95_s"] / base["ttft_p95_s"], 2)
+        bound = base["bandwidth_gb_s"] * 1e9 / base["weight_bytes_per_token"]
+        result["bandwidth_bound_tokens_per_s"] = round(bound, 1)
+        single = next((lv for lv in levels if lv["concurrency"] == 1), None)
+        if single is not None:
+            share = single["decode_tokens_per_s_per_request_p50"] / bound
+            result["single_stream_share_of_bound"] = round(share, 3)
     return result
 
 
@@ -315,6 +349,7 @@ def _baseline_config(args: argparse.Namespace, health: dict[str, Any]) -> Engine
         model = RANDOM_PREFIX + health["model"].removeprefix("random-")
     return EngineConfig(
         model=model,
+        tokenizer=args.tokenizer,
         device=health["device"],
         dtype=DTYPE_NAMES.get(health["dtype"], "auto"),
         quantization=health["quantization"],
@@ -330,6 +365,8 @@ def _tokenizer(config: EngineConfig) -> Any:
         return AutoTokenizer.from_pretrained(str(convert_gguf(Path(config.model), config.cache_dir, log.info)))
     if config.model and not config.model.startswith(RANDOM_PREFIX):
         return AutoTokenizer.from_pretrained(config.model)
+    if config.tokenizer:
+        return AutoTokenizer.from_pretrained(config.tokenizer)
     return AutoTokenizer.from_pretrained(str(convert_gguf(default_gguf_path(), config.cache_dir, log.info)))
 
 

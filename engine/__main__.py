@@ -34,6 +34,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, help="port to bind (default 8765)")
     p.add_argument("--model", help="HF id, model directory, .gguf file, or random:<shape>; default: embedded")
     p.add_argument("--adapter", help="LoRA adapter directory to apply on top of the model")
+    p.add_argument(
+        "--adapters", help="named LoRA adapters served side by side, name=dir,name=dir; a request's `model` picks one"
+    )
+    p.add_argument("--tokenizer", help="tokenizer directory for random:<shape> models (default: the embedded one's)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default auto: cuda when available")
     p.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"], help="compute dtype (default bf16)")
     p.add_argument(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -14,6 +15,8 @@ QUANTIZATIONS = ("auto", "nf4", "int8", "none")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 BACKENDS = ("auto", "continuous", "batched")
+ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+RESERVED_MODEL_NAMES = frozenset({"default", "__base__"})
 
 
 class ConfigError(ValueError):
@@ -33,7 +36,9 @@ class EngineConfig:
     port: int = 8765
     api_key: str | None = None
     model: str | None = None  # HF id, local dir, .gguf file, or None for the embedded default
-    adapter: str | None = None  # LoRA adapter directory (peft)
+    adapter: str | None = None  # LoRA adapter directory (peft), folded into the model
+    adapters: str | None = None  # named LoRA adapters served side by side: "name=path,name=path"
+    tokenizer: str | None = None  # tokenizer directory for random:<shape> models (default: the embedded model's)
     device: str = "auto"
     dtype: str = "auto"
     quantization: str = "auto"
@@ -72,8 +77,28 @@ class EngineConfig:
             raise ConfigError("ENGINE_MAX_TOKENS_DEFAULT must be between 1 and ENGINE_MAX_TOKENS_LIMIT.")
         if not (self.request_timeout > 0 and self.shutdown_grace >= 0):  # written so that NaN fails too
             raise ConfigError("ENGINE_REQUEST_TIMEOUT must be > 0 and ENGINE_SHUTDOWN_GRACE >= 0.")
+        self.adapter_paths()  # validates the format
         if not isinstance(logging.getLevelName(self.log_level.upper()), int):
             raise ConfigError(f"ENGINE_LOG_LEVEL={self.log_level!r} is not one of: DEBUG, INFO, WARNING, ERROR.")
+
+    def adapter_paths(self) -> dict[str, Path]:
+        """ENGINE_ADAPTERS as {name: directory}. Raises ConfigError naming what is wrong."""
+        out: dict[str, Path] = {}
+        for item in (self.adapters or "").split(","):
+            if not item.strip():
+                continue
+            name, sep, path = (part.strip() for part in item.partition("="))
+            if not sep or not path:
+                raise ConfigError(f"ENGINE_ADAPTERS: {item.strip()!r} is not name=path (e.g. noir=adapters/noir).")
+            if not ADAPTER_NAME.fullmatch(name) or name in RESERVED_MODEL_NAMES:
+                raise ConfigError(
+                    f"ENGINE_ADAPTERS: the name {name!r} must be 1-64 letters, digits, '.', '_' or '-' "
+                    f"(not {', '.join(sorted(RESERVED_MODEL_NAMES))})."
+                )
+            if name in out:
+                raise ConfigError(f"ENGINE_ADAPTERS: the name {name!r} is given twice.")
+            out[name] = Path(path).expanduser()
+        return out
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> EngineConfig:

@@ -10,19 +10,19 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from engine.backends import Backend, make_backend
 from engine.config import EngineConfig
+from engine.generation import Generation
 from engine.loading import LoadedModel, load_model
 from engine.metrics import Metrics
 from engine.protocol import ChatMessage, ChatRequest, RequestError
 from engine.scheduler import FairScheduler, QueueFull
-from engine.sequence import SamplingParams, Sequence
-from engine.textstream import IncrementalDetokenizer, StopMatcher
+from engine.sequence import SamplingParams, SeqStatus, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,6 @@ class EngineUnavailable(Exception):
     def __init__(self, message: str, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class Delta:
-    index: int
-    text: str
-    finish: str | None = None  # "stop", "length" or "error" on a choice's last delta
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +83,7 @@ class Engine:
         per_tenant = max(1, self.config.max_queue // 2)
         self.scheduler = FairScheduler(backend, self.config.max_queue, per_tenant)
         self.scheduler.start()
-        self.metrics.track(lambda: self.scheduler.waiting, lambda: self.scheduler.running)
+        self.metrics.track(lambda: self.scheduler.waiting, lambda: self.scheduler.running, lambda: backend.live)
         self.metrics.ready.set(1)
         self.state, self.progress = EngineState.READY, "ready"
         self._spawn(self._watch_backend())
@@ -117,6 +109,7 @@ class Engine:
         # What outlives the grace period ends now, so its client gets an answer rather than a socket that
         # hangs until the HTTP server's own shutdown timeout (60 s) runs out.
         for seq in self.scheduler.sequences() if self.scheduler else ():
+            self.end(seq, SeqStatus.ABORTED)
             seq.emit((), finish="error", error="the engine is shutting down")
         for task in list(self._tasks):
             task.cancel()
@@ -141,6 +134,7 @@ class Engine:
             "capacity": backend.capacity if backend else None,
             "queue_depth": scheduler.waiting if scheduler else 0,
             "running": scheduler.running if scheduler else 0,
+            "backend_running": backend.live if backend else 0,
             "uptime_s": round(time.monotonic() - self.started_at, 1),
         }
 
@@ -165,6 +159,7 @@ class Engine:
                 param="messages",
                 code="context_length_exceeded",
             )
+        adapter = self.adapter_for(request.model)
         max_tokens = request.max_tokens or min(self.config.max_tokens_default, room)
         params = SamplingParams(
             max_tokens=max_tokens,
@@ -173,8 +168,36 @@ class Engine:
             top_k=request.top_k,
             seed=request.seed,
             stop=request.stop,
+            presence_penalty=request.presence_penalty,
+            frequency_penalty=request.frequency_penalty,
+            repetition_penalty=request.repetition_penalty,
+            adapter=adapter,
         )
         return Prepared(ids, params)
+
+    def adapter_for(self, model: str | None) -> str | None:
+        """The adapter a request's `model` picks: None for the base model.
+
+        Without ENGINE_ADAPTERS any name is accepted (clients send all sorts). With them, the base model's id,
+        "default" or no model pick the base; an adapter's name picks it; anything else is refused (404).
+        """
+        loaded = self._require_ready()
+        if not loaded.adapters or model in (None, "", "default", loaded.name):
+            return None
+        if model in loaded.adapters:
+            return model
+        available = ", ".join([loaded.name, *loaded.adapters])
+        raise RequestError(
+            f"The model {model!r} is not served here. Available: {available}.",
+            status=404,
+            param="model",
+            code="model_not_found",
+        )
+
+    def models(self) -> list[str]:
+        """The base model's id, then each adapter's name."""
+        name = self.loaded.name if self.loaded else self.config.model or "default"
+        return [name, *(self.loaded.adapters if self.loaded else self.config.adapter_paths())]
 
     def render(self, messages: tuple[ChatMessage, ...]) -> list[int]:
         loaded = self._require_ready()
@@ -201,15 +224,17 @@ class Engine:
         self.metrics.prompt_tokens.inc(len(prepared.prompt_ids) * n)
         return Generation(self, seqs, position)
 
-    def retire(self, seq: Sequence, backend_done: bool, completed: bool) -> None:
-        """A sequence is done with: free its slot, and stop the backend if it is still generating."""
-        assert self.scheduler is not None and self.backend is not None
-        if self.scheduler.release(seq) and not backend_done:
-            self.backend.abort(seq)
-        if completed:
+    def end(self, seq: Sequence, status: SeqStatus) -> None:
+        """A sequence ended (FINISHED) or is given up (ABORTED): free its slot, stop the backend if it still
+        generates it, and count it. Does nothing for a sequence that has already ended."""
+        assert self.scheduler is not None
+        if not self.scheduler.finish(seq, status):
+            return
+        if status == SeqStatus.FINISHED:
             if seq.first_token is not None:
                 self.metrics.ttft.observe(seq.first_token - seq.created)
             self.metrics.latency.observe(time.monotonic() - seq.created)
+        self.metrics.sequences.labels(status.value).inc()
         self.metrics.generated_tokens.inc(seq.generated)
 
     # --- internals ----------------------------------------------------------------------------------
@@ -246,64 +271,6 @@ class Engine:
             self.state, self.error = EngineState.FAILED, self.backend.fatal_error
             self.metrics.ready.set(0)
             self.dead.set()
-
-
-class Generation:
-    """One request's sequences, merged into a single stream of deltas. Closing it aborts what is left."""
-
-    def __init__(self, engine: Engine, seqs: list[Sequence], position: int) -> None:
-        self.engine = engine
-        self.seqs = seqs
-        self.position = position
-        self.prompt_tokens = len(seqs[0].prompt_ids)
-        self._out: asyncio.Queue[Delta] = asyncio.Queue()
-        self._pumps = [asyncio.create_task(self._pump(i, s)) for i, s in enumerate(seqs)]
-
-    @property
-    def completion_tokens(self) -> int:
-        return sum(s.generated for s in self.seqs)
-
-    async def deltas(self) -> AsyncIterator[Delta]:
-        remaining = len(self.seqs)
-        try:
-            while remaining:
-                delta = await self._out.get()
-                if delta.finish is not None:
-                    remaining -= 1
-                yield delta
-        finally:
-            await self.close()
-
-    async def close(self) -> None:
-        for pump in self._pumps:
-            pump.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
-
-    async def _pump(self, index: int, seq: Sequence) -> None:
-        loaded = self.engine.loaded
-        assert loaded is not None
-        detok = IncrementalDetokenizer(loaded.tokenizer, frozenset(loaded.eos_token_ids))
-        stops = StopMatcher(seq.params.stop)
-        backend_done = completed = False
-        try:
-            async for event in seq.events():
-                text = stops.feed(detok.push(event.token_ids))
-                if stops.stopped:  # a stop string: the choice is complete, the backend must stop
-                    completed = True
-                    self._out.put_nowait(Delta(index, text, "stop"))
-                    return
-                if event.finish is None:
-                    if text:
-                        self._out.put_nowait(Delta(index, text))
-                    continue
-                backend_done, completed = True, event.finish != "error"
-                text += stops.feed(detok.flush())
-                text = text if stops.stopped else text + stops.flush()
-                finish = "stop" if stops.stopped else event.finish
-                self._out.put_nowait(Delta(index, text, finish, event.error))
-                return
-        finally:
-            self.engine.retire(seq, backend_done, completed)
 
 
 async def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> Any:

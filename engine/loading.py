@@ -90,6 +90,7 @@ class LoadedModel:
     context_length: int
     eos_token_ids: tuple[int, ...]
     tokenizer_path: str | None = None  # a local tokenizer.json, for clients that budget prompts in tokens
+    adapters: tuple[str, ...] = ()  # named LoRA adapters a request may pick (ENGINE_ADAPTERS)
 
 
 def resolve_device(requested: str) -> str:
@@ -208,6 +209,7 @@ def quantization_config(quantization: str, compute_dtype: torch.dtype) -> Any:
 
 def load_model(config: EngineConfig, progress: Progress = lambda _msg: None) -> LoadedModel:
     """Load the configured model, quantized and placed as the settings say. Blocking; run it in a thread."""
+    check_adapters(config)  # before minutes of loading weights, not after
     device = resolve_device(config.device)
     quantization = resolve_quantization(config.quantization, device)
     dtype = resolve_dtype(config.dtype, device)
@@ -221,6 +223,9 @@ def load_model(config: EngineConfig, progress: Progress = lambda _msg: None) -> 
         raise ModelLoadError(f"{name} has no chat template in its tokenizer; the engine serves chat models only.")
     if config.adapter:
         model = _apply_adapter(model, config.adapter, progress)
+    adapters = config.adapter_paths()
+    if adapters:
+        model = _load_named_adapters(model, adapters, progress)
     model.eval()
     return LoadedModel(
         model=model,
@@ -232,6 +237,7 @@ def load_model(config: EngineConfig, progress: Progress = lambda _msg: None) -> 
         context_length=_context_length(model.config),
         eos_token_ids=_eos_ids(model, tokenizer),
         tokenizer_path=_tokenizer_file(tokenizer, name, config.cache_dir),
+        adapters=tuple(adapters),
     )
 
 
@@ -265,7 +271,10 @@ def _random_model(
     shape = config.model.removeprefix(RANDOM_PREFIX) if config.model else ""
     if shape not in SHAPES:
         raise ModelLoadError(f"Unknown shape {shape!r} for random weights; known: {', '.join(SHAPES)}.")
-    tok_path = convert_gguf(default_gguf_path(), config.cache_dir, progress)
+    if config.tokenizer:  # where the embedded model is not installed (a GPU machine with only the weights' shape)
+        tok_path = Path(config.tokenizer).expanduser()
+    else:
+        tok_path = convert_gguf(default_gguf_path(), config.cache_dir, progress)
     tokenizer = AutoTokenizer.from_pretrained(str(tok_path))
     progress(f"building random weights in the shape of {shape} on {device}")
     llama = LlamaConfig(
@@ -289,7 +298,8 @@ def _quantize_in_place(model: Any, quantization: str, compute_dtype: torch.dtype
         for child_name, child in list(parent.named_children()):
             if not isinstance(child, torch.nn.Linear):
                 continue
-            weight = child.weight.data.to("cpu")
+            # Params4bit quantizes on the GPU when moved to "cuda"; Int8Params only when it comes from the CPU.
+            weight = child.weight.data if quantization == "nf4" else child.weight.data.to("cpu")
             if quantization == "nf4":
                 layer = bnb.nn.Linear4bit(
                     child.in_features,
@@ -313,12 +323,33 @@ def _quantize_in_place(model: Any, quantization: str, compute_dtype: torch.dtype
     torch.cuda.empty_cache()
 
 
+def check_adapters(config: EngineConfig) -> None:
+    """Every adapter directory must hold an adapter_config.json; say which one does not."""
+    named = {f"ENGINE_ADAPTERS {name}": path for name, path in config.adapter_paths().items()}
+    if config.adapter:
+        named["ENGINE_ADAPTER"] = Path(config.adapter).expanduser()
+    for setting, path in named.items():
+        if not (path / "adapter_config.json").is_file():
+            raise ModelLoadError(f"{setting}={path} is not a LoRA adapter directory (no adapter_config.json).")
+
+
+def _load_named_adapters(model: Any, adapters: dict[str, Path], progress: Progress) -> Any:
+    """Load every adapter under its name over the one base model; a request picks one per sequence."""
+    from peft import PeftModel
+
+    items = list(adapters.items())
+    progress(f"loading LoRA adapters: {', '.join(name for name, _ in items)}")
+    first, path = items[0]
+    peft_model = PeftModel.from_pretrained(model, str(path), adapter_name=first)
+    for name, path in items[1:]:
+        peft_model.load_adapter(str(path), adapter_name=name)
+    return peft_model
+
+
 def _apply_adapter(model: Any, adapter: str, progress: Progress) -> Any:
     from peft import PeftModel
 
     path = Path(adapter).expanduser()
-    if not (path / "adapter_config.json").is_file():
-        raise ModelLoadError(f"ENGINE_ADAPTER={adapter} is not a LoRA adapter directory (no adapter_config.json).")
     progress(f"applying LoRA adapter {path.name}")
     peft_model = PeftModel.from_pretrained(model, str(path))
     try:  # Folding the adapter in keeps generation as fast as the base model; quantized bases cannot fold.

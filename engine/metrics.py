@@ -15,7 +15,13 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.queue_depth = Gauge("taleweaver_engine_queue_depth", "Sequences waiting for a slot", registry=r)
-        self.running = Gauge("taleweaver_engine_running", "Sequences being generated", registry=r)
+        self.running = Gauge("taleweaver_engine_running", "Sequences holding a generation slot", registry=r)
+        self.backend_running = Gauge(
+            "taleweaver_engine_backend_running", "Sequences the backend still holds (drops once it lets go)", registry=r
+        )
+        self.sequences = Counter(
+            "taleweaver_engine_sequences", "Sequences that left the engine, by status", ["status"], registry=r
+        )
         self.ready = Gauge("taleweaver_engine_ready", "1 when the model is loaded and serving", registry=r)
         self.requests = Counter(
             "taleweaver_engine_requests", "Chat completion requests by outcome", ["outcome"], registry=r
@@ -38,10 +44,11 @@ class Metrics:
             registry=r,
         )
 
-    def track(self, waiting: Callable[[], int], running: Callable[[], int]) -> None:
-        """Read the gauges from the scheduler at scrape time rather than updating them on every change."""
+    def track(self, waiting: Callable[[], int], running: Callable[[], int], backend: Callable[[], int]) -> None:
+        """Read the gauges from the scheduler and backend at scrape time rather than on every change."""
         self.queue_depth.set_function(waiting)
         self.running.set_function(running)
+        self.backend_running.set_function(backend)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,7 +1,7 @@
 """The OpenAI chat-completions wire format: validating requests, shaping responses and errors.
 
 Validation is strict about what the engine acts on (a clear 400 naming the parameter) and lenient about
-fields other clients send that change nothing here, such as `logprobs: false` or `frequency_penalty: 0`.
+fields other clients send that change nothing here, such as `logprobs: false` or `logit_bias: {}`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ MAX_STOP_LENGTH = 200
 MAX_N = 8
 MAX_USER_LENGTH = 256
 MAX_MESSAGES = 1024
+MAX_REPETITION_PENALTY = 10.0
 
 
 class RequestError(Exception):
@@ -69,6 +70,9 @@ class ChatRequest:
     user: str
     stream: bool
     include_usage: bool
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repetition_penalty: float = 1.0
 
 
 def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
@@ -88,6 +92,9 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
         user=_user(body),
         stream=_boolean(body, "stream", False),
         include_usage=_include_usage(body),
+        presence_penalty=_number(body, "presence_penalty", 0.0, -2.0, 2.0),
+        frequency_penalty=_number(body, "frequency_penalty", 0.0, -2.0, 2.0),
+        repetition_penalty=_number(body, "repetition_penalty", 1.0, 0.0, MAX_REPETITION_PENALTY, low_open=True),
     )
 
 
@@ -234,14 +241,9 @@ def _include_usage(body: dict) -> bool:
 
 
 def _reject_unsupported(body: dict) -> None:
-    """Parameters the engine does not implement are accepted only at their neutral value."""
-    for name in ("frequency_penalty", "presence_penalty"):
-        value = body.get(name)
-        if value is not None and (not _is_number(value) or not -2 <= value <= 2):
-            raise RequestError(f"`{name}` must be a number between -2 and 2.", param=name)
-        if value:
-            raise RequestError(f"`{name}` is not supported by this engine; leave it at 0.", param=name)
-    for name in ("logprobs", "tools", "functions", "response_format"):
+    """Parameters the engine does not implement are accepted only at their neutral value (absent, null,
+    false, 0 or empty), so that a client relying on one learns at once rather than getting silently less."""
+    for name in ("logprobs", "top_logprobs", "logit_bias", "tools", "functions", "response_format"):
         if body.get(name):
             raise RequestError(f"`{name}` is not supported by this engine.", param=name)
 

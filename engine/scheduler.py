@@ -1,11 +1,14 @@
 """Fair admission of sequences into the backend's running batch.
 
-Requests enter an `asyncio.Queue`. One task moves them into per-tenant waiting lines and admits them
-whenever the backend has a free slot, always from the tenant with the fewest running sequences (ties:
-the one served least recently, then the one waiting longest). A Discord server that floods the engine
-therefore runs at most as many sequences as any other server that wants one, and cannot starve it. The
-waiting area is bounded, both overall and per tenant, so that a flood is refused with 429 instead of
-queued for ever.
+Requests wait in per-tenant lines. Whenever the backend has a free slot, the scheduler admits from the
+tenant with the fewest running sequences (ties: the one served least recently, then the one waiting
+longest). A Discord server that floods the engine therefore runs at most as many sequences as any other
+server that wants one, and cannot starve it. The waiting area is bounded, both overall and per tenant,
+so that a flood is refused with 429 instead of queued for ever.
+
+Each sequence's `status` says where it is; this module is the only one that changes it, in `_move`.
+`finish` is the one way out of the scheduler, for sequences that ended and for aborted ones alike:
+aborting a RUNNING sequence tells the backend to stop generating it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import time
 from collections import Counter, deque
 
 from engine.backends.base import Backend
-from engine.sequence import Sequence
+from engine.sequence import SeqStatus, Sequence
 
 
 class QueueFull(Exception):
@@ -32,12 +35,10 @@ class FairScheduler:
         self._backend = backend
         self._max_waiting = max_waiting
         self._max_per_tenant = max_waiting_per_tenant
-        self._intake: asyncio.Queue[Sequence] = asyncio.Queue()
-        self._lines: dict[str, deque[Sequence]] = {}
-        self._waiting: set[Sequence] = set()
-        self._running: set[Sequence] = set()
-        self._running_per_tenant: Counter[str] = Counter()
-        self._waiting_per_tenant: Counter[str] = Counter()
+        self._lines: dict[str, deque[Sequence]] = {}  # per tenant, oldest first; done ones are skipped
+        self._live: set[Sequence] = set()  # every WAITING or RUNNING sequence
+        self._count: Counter[SeqStatus] = Counter()
+        self._per_tenant: dict[SeqStatus, Counter[str]] = {SeqStatus.WAITING: Counter(), SeqStatus.RUNNING: Counter()}
         self._last_admitted: dict[str, int] = {}  # tenant -> admission number, for round-robin ties
         self._admissions = 0
         self._wake = asyncio.Event()
@@ -47,11 +48,17 @@ class FairScheduler:
     # --- public -------------------------------------------------------------------------------------
     @property
     def waiting(self) -> int:
-        return len(self._waiting)
+        return self._count[SeqStatus.WAITING]
 
     @property
     def running(self) -> int:
-        return len(self._running)
+        """Sequences holding a generation slot. Drops at once when one finishes or is aborted."""
+        return self._count[SeqStatus.RUNNING]
+
+    @property
+    def ended(self) -> dict[str, int]:
+        """How many sequences have finished and how many were aborted, since the start."""
+        return {SeqStatus.FINISHED.value: self._count[SeqStatus.FINISHED], "aborted": self._count[SeqStatus.ABORTED]}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="engine-scheduler")
@@ -69,62 +76,85 @@ class FairScheduler:
                 f"The engine's queue is full ({self._max_waiting} waiting). Try again shortly.",
                 self.retry_after(),
             )
-        if self._max_per_tenant and self._waiting_per_tenant[tenant] + len(seqs) > self._max_per_tenant:
+        if self._max_per_tenant and self._per_tenant[SeqStatus.WAITING][tenant] + len(seqs) > self._max_per_tenant:
             raise QueueFull(
                 f"Too many requests from this tenant are waiting ({self._max_per_tenant} at most).",
                 self.retry_after(),
             )
         for seq in seqs:
-            self._waiting.add(seq)
-            self._waiting_per_tenant[tenant] += 1
-            self._intake.put_nowait(seq)
+            self._live.add(seq)
+            self._move(seq, SeqStatus.WAITING)
+            self._lines.setdefault(tenant, deque()).append(seq)
         self._wake.set()
         return self.waiting
 
     def sequences(self) -> list[Sequence]:
         """Every sequence still waiting or running."""
-        return [*self._waiting, *self._running]
+        return list(self._live)
 
-    def release(self, seq: Sequence) -> bool:
-        """Forget a sequence that finished or was abandoned. Returns True if it was running."""
-        if seq in self._waiting:
-            self._waiting.discard(seq)
-            self._waiting_per_tenant[seq.tenant] -= 1
-            return False  # it stays in its line and is skipped there
-        if seq in self._running:
-            self._running.discard(seq)
-            self._running_per_tenant[seq.tenant] -= 1
+    def finish(self, seq: Sequence, status: SeqStatus) -> bool:
+        """Take a sequence out: FINISHED when it ended, ABORTED when it is cancelled. The one exit.
+
+        A RUNNING sequence whose backend has not sent its final event is aborted in the backend, so it stops
+        consuming decode steps. Returns False if the sequence had already left.
+        """
+        assert status.done
+        if seq.status.done or seq not in self._live:
+            return False
+        was_running = seq.status == SeqStatus.RUNNING
+        self._live.discard(seq)
+        self._move(seq, status)
+        if was_running:
+            if not seq.backend_done:
+                self._backend.abort(seq)
             if seq.admitted is not None:
                 elapsed = time.monotonic() - seq.admitted
                 self._seconds_per_sequence = 0.8 * self._seconds_per_sequence + 0.2 * elapsed
             self._wake.set()
-            return True
-        return False
+        return True
 
     def retry_after(self) -> int:
         slots = max(1, self._backend.capacity)
         estimate = self._seconds_per_sequence * (self.waiting + 1) / slots
         return max(1, min(120, math.ceil(estimate)))
 
+    # --- status changes -----------------------------------------------------------------------------
+    def _move(self, seq: Sequence, status: SeqStatus) -> None:
+        """The only place a sequence's status changes; keeps the counts in step with it."""
+        old = seq.status if seq.status != status else None
+        if old is not None or status == SeqStatus.WAITING:  # a new sequence starts out WAITING
+            if old is not None:
+                self._count[old] -= 1
+                if old in self._per_tenant:
+                    self._decrement(old, seq.tenant)
+            self._count[status] += 1
+            if status in self._per_tenant:
+                self._per_tenant[status][seq.tenant] += 1
+        seq.status = status
+
+    def _decrement(self, status: SeqStatus, tenant: str) -> None:
+        counts = self._per_tenant[status]
+        counts[tenant] -= 1
+        if counts[tenant] <= 0:
+            del counts[tenant]
+        if all(tenant not in c for c in self._per_tenant.values()):
+            # An idle tenant is forgotten (as Deficit Round Robin resets an emptied flow): the maps stay as
+            # small as the set of tenants with work, however many servers have ever asked.
+            self._last_admitted.pop(tenant, None)
+
     # --- the admission task -------------------------------------------------------------------------
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while not self._intake.empty():
-                seq = self._intake.get_nowait()
-                self._lines.setdefault(seq.tenant, deque()).append(seq)
             self._admit()
 
     def _admit(self) -> None:
-        while len(self._running) < self._backend.capacity:
+        while self.running < self._backend.capacity:
             seq = self._next()
             if seq is None:
                 return
-            self._waiting.discard(seq)
-            self._waiting_per_tenant[seq.tenant] -= 1
-            self._running.add(seq)
-            self._running_per_tenant[seq.tenant] += 1
+            self._move(seq, SeqStatus.RUNNING)
             seq.admitted = time.monotonic()
             self._admissions += 1
             self._last_admitted[seq.tenant] = self._admissions
@@ -134,14 +164,15 @@ class FairScheduler:
         best: tuple[int, int, float] | None = None
         chosen: str | None = None
         for tenant, line in list(self._lines.items()):
-            while line and line[0] not in self._waiting:  # abandoned while waiting
+            while line and line[0].status != SeqStatus.WAITING:  # aborted while waiting
                 line.popleft()
             if not line:
                 del self._lines[tenant]
                 continue
             # Fewest running first; then whoever was served least recently, so that with equal counts (say
             # one slot, both at zero) a flood's older backlog cannot go ahead of everyone else's request.
-            key = (self._running_per_tenant[tenant], self._last_admitted.get(tenant, 0), line[0].created)
+            running = self._per_tenant[SeqStatus.RUNNING][tenant]
+            key = (running, self._last_admitted.get(tenant, 0), line[0].created)
             if best is None or key < best:
                 best, chosen = key, tenant
         return None if chosen is None else self._lines[chosen].popleft()

@@ -19,7 +19,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from engine.config import EngineConfig
-from engine.core import Delta, Engine, EngineUnavailable, Generation
+from engine.core import Engine, EngineState, EngineUnavailable
+from engine.generation import Delta, Generation
 from engine.protocol import (
     ChatRequest,
     RequestError,
@@ -79,8 +80,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     key = request.app[CONFIG_KEY].api_key
     if key and request.path not in OPEN_PATHS:
-        header = request.headers.get("Authorization", "")
-        given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+        given = token.strip() if scheme.lower() == "bearer" else ""  # the scheme is case-insensitive (RFC 9110)
         if not hmac.compare_digest(given.encode(), key.encode()):
             raise RequestError(
                 "Missing or wrong API key: send `Authorization: Bearer <ENGINE_API_KEY>`.",
@@ -111,9 +112,14 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def models(request: web.Request) -> web.Response:
+    """The base model, then each LoRA adapter (ENGINE_ADAPTERS); a request picks one by its `model`."""
     engine = request.app[ENGINE_KEY]
-    name = engine.health()["model"]
-    data = [{"id": name, "object": "model", "created": int(engine.started_at), "owned_by": "taleweaver"}]
+    base, *adapters = engine.models()
+    created = int(engine.started_at)
+    data = [{"id": base, "object": "model", "created": created, "owned_by": "taleweaver"}]
+    data += [
+        {"id": a, "object": "model", "created": created, "owned_by": "taleweaver", "parent": base} for a in adapters
+    ]
     return json_response({"object": "list", "data": data})
 
 
@@ -127,7 +133,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         raise RequestError("The request body is not valid JSON.") from None
     try:
         chat = parse_chat_request(body, config.max_tokens_limit)
-        generation = engine.submit(engine.prepare(chat), chat.n, chat.user)
+        prepared = engine.prepare(chat)
+        generation = engine.submit(prepared, chat.n, chat.user)
     except RequestError:
         engine.metrics.rejections.labels("bad_request").inc()
         raise
@@ -148,7 +155,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             type="server_error",
             headers={"Retry-After": str(exc.retry_after)},
         ) from None
-    model = engine.health()["model"]
+    model = prepared.params.adapter or engine.health()["model"]
     if chat.stream:
         return await _stream(request, engine, chat, generation, model, config.request_timeout)
     return await _complete(engine, chat, generation, model, config.request_timeout)
@@ -164,12 +171,7 @@ async def _complete(
                 texts[delta.index] += delta.text
                 if delta.finish == "error":
                     engine.metrics.requests.labels("error").inc()
-                    raise RequestError(
-                        f"Generation failed: {delta.error}",
-                        status=500,
-                        type="server_error",
-                        code="generation_failed",
-                    )
+                    raise _generation_error(engine, delta)
                 if delta.finish:
                     finishes[delta.index] = delta.finish
     except TimeoutError:
@@ -181,7 +183,7 @@ async def _complete(
             code="timeout",
         ) from None
     finally:
-        await generation.close()
+        generation.close()
     engine.metrics.requests.labels("ok").inc()
     body = completion_body(
         completion_id(), model, texts, finishes, generation.prompt_tokens, generation.completion_tokens
@@ -213,12 +215,14 @@ async def _stream(
         started = time.monotonic()
         async with asyncio.timeout(limit_s):
             async for delta in generation.deltas():
-                await _send_delta(response, cid, model, delta)
+                await _send_delta(response, engine, cid, model, delta)
+                if delta.finish == "error":
+                    outcome = "error"
         if chat.include_usage:
             block = usage(generation.prompt_tokens, generation.completion_tokens)
             await _send(response, chunk_body(cid, model, 0, {}, usage_block=block))
         await response.write(b"data: [DONE]\n\n")
-        outcome = "ok"
+        outcome = "ok" if outcome != "error" else outcome
         log.debug("streamed %s in %.2fs", cid, time.monotonic() - started)
     except TimeoutError:
         outcome = "timeout"
@@ -227,17 +231,28 @@ async def _stream(
     except (ConnectionResetError, ConnectionError):
         pass  # the client went away; closing the generation (below) frees its slots
     finally:
-        await generation.close()
+        generation.close()
         engine.metrics.requests.labels(outcome).inc()
     return response
 
 
-async def _send_delta(response: web.StreamResponse, cid: str, model: str, delta: Delta) -> None:
-    if delta.finish == "error":
-        await _send(
-            response,
-            error_body(f"Generation failed: {delta.error}", "server_error", code="generation_failed"),
+def _generation_error(engine: Engine, delta: Delta) -> RequestError:
+    """A choice ended in an error: 503 if the engine is shutting down (try again later), else 500."""
+    if engine.state == EngineState.STOPPING:
+        return RequestError(
+            f"The engine is shutting down and stopped this generation: {delta.error}",
+            status=503,
+            type="server_error",
+            code="engine_unavailable",
+            headers={"Retry-After": "10"},
         )
+    return RequestError(f"Generation failed: {delta.error}", status=500, type="server_error", code="generation_failed")
+
+
+async def _send_delta(response: web.StreamResponse, engine: Engine, cid: str, model: str, delta: Delta) -> None:
+    if delta.finish == "error":
+        error = _generation_error(engine, delta)
+        await _send(response, error_body(error.message, error.type, code=error.code))
         return
     if delta.text:
         await _send(response, chunk_body(cid, model, delta.index, {"content": delta.text}))

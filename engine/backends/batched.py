@@ -6,6 +6,10 @@ its cache is spliced into the running batch (both are left-padded to a common le
 token comes after one prefill instead of after the whole batch. Finished and aborted rows are cut out
 of the cache between steps.
 
+With named LoRA adapters (ENGINE_ADAPTERS) requests for different adapters share the batch: every
+forward pass names each row's adapter (peft's `adapter_names`), so a row runs the base weights plus its
+own adapter only.
+
 Plain `model(...)` forward passes keep this backend independent of any one attention kernel; it needs
 a model whose cache is transformers' `DynamicCache` of full-attention layers to splice requests in, and
 falls back to starting new requests once the batch drains otherwise.
@@ -23,6 +27,7 @@ import torch
 
 from engine.backends.base import Backend
 from engine.loading import LoadedModel
+from engine.penalties import RowPenalty
 from engine.sequence import SamplingParams, Sequence
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,7 @@ _CANDIDATES = 256  # tokens top-p sampling examines before it falls back to sort
 class _Row:
     seq: Sequence
     generator: torch.Generator
+    penalty: RowPenalty | None = None
     produced: int = 0
 
 
@@ -75,6 +81,12 @@ class BatchedBackend(Backend):
             self._aborted.add(seq.id)
         self._wake.set()
 
+    @property
+    def live(self) -> int:
+        with self._lock:
+            pending = len(self._pending)
+        return pending + len(self._rows)
+
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
@@ -115,9 +127,15 @@ class BatchedBackend(Backend):
             while room > 0 and self._pending:
                 seq = self._pending.popleft()
                 seed = seq.params.seed if seq.params.seed is not None else random.getrandbits(63)
-                rows.append(_Row(seq, torch.Generator().manual_seed(seed)))
+                rows.append(_Row(seq, torch.Generator().manual_seed(seed), self._penalty(seq)))
                 room -= 1
         return rows
+
+    def _penalty(self, seq: Sequence) -> RowPenalty | None:
+        if not seq.params.penalized:
+            return None
+        vocab = int(self._model.get_output_embeddings().weight.shape[0])
+        return RowPenalty.create(seq.params, seq.prompt_ids, vocab, self._device)
 
     def _admit(self, rows: list[_Row]) -> None:
         """Prefill new rows together, sample their first token and splice them into the batch."""
@@ -130,7 +148,14 @@ class BatchedBackend(Backend):
             mask[i, width - len(prompt) :] = 1
         ids, mask = ids.to(self._device), mask.to(self._device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self._model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+        out = self._model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+            **self._adapter_names(rows),
+        )
         tokens = self._sample(out.logits[:, -1, :], rows)
         if self._cache is None:
             self._rows, self._cache, self._mask = rows, out.past_key_values, mask
@@ -150,6 +175,7 @@ class BatchedBackend(Backend):
             past_key_values=self._cache,
             use_cache=True,
             logits_to_keep=1,
+            **self._adapter_names(self._rows),
         )
         self._mask, self._cache = mask, out.past_key_values
         self._last = self._sample(out.logits[:, -1, :], self._rows)
@@ -158,9 +184,13 @@ class BatchedBackend(Backend):
     def _deliver(self, tokens: torch.Tensor, offset: int) -> None:
         """Emit the new token of rows `offset`, `offset + 1`, ...; then retire rows that are done."""
         done: list[int] = []
-        for i, token in enumerate(tokens.tolist(), start=offset):
+        values = tokens.tolist()
+        self.steps.count([row.seq.id for row in self._rows[offset : offset + len(values)]])
+        for i, token in enumerate(values, start=offset):
             row = self._rows[i]
             row.produced += 1
+            if row.penalty is not None:
+                row.penalty.add(token)
             if token in self._eos:
                 row.seq.emit((), finish="stop")
                 done.append(i)
@@ -173,9 +203,18 @@ class BatchedBackend(Backend):
             finished = set(done)
             self._keep([i for i in range(len(self._rows)) if i not in finished])
 
+    def _adapter_names(self, rows: list[_Row]) -> dict[str, list[str]]:
+        """With named LoRA adapters, each row runs its own (peft's mixed-adapter batches); "__base__" = none."""
+        if not self.loaded.adapters:
+            return {}
+        return {"adapter_names": [row.seq.params.adapter or "__base__" for row in rows]}
+
     # --- sampling -----------------------------------------------------------------------------------
     def _sample(self, logits: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
         logits = logits.float()
+        for i, row in enumerate(rows):
+            if row.penalty is not None:
+                logits[i] = row.penalty.apply(logits[i])
         chosen = logits.argmax(dim=-1)
         for i, row in enumerate(rows):
             if not row.seq.params.greedy:

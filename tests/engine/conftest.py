@@ -8,14 +8,16 @@ Helpers (requests, error checks, waiting on /health) live in tests/engine/helper
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import openai
 import pytest
 
 from tests.engine.helpers import openai_client
 from tests.support.engine_proc import EngineProcess, start_engine
+
+if TYPE_CHECKING:
+    import openai
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,19 @@ async def fp32_engine() -> AsyncIterator[Any]:
     from engine.core import Engine
 
     engine = Engine(EngineConfig(device="cpu", dtype="fp32", max_batch=4))
+    await engine.load()
+    assert engine.state == "ready", engine.error
+    yield engine
+    await engine.shutdown(grace=0)
+
+
+@pytest.fixture(scope="session")
+async def continuous_engine() -> AsyncIterator[Any]:
+    """An in-process Engine on the default model in fp32 with the continuous-batching backend."""
+    from engine.config import EngineConfig
+    from engine.core import Engine
+
+    engine = Engine(EngineConfig(device="cpu", dtype="fp32", backend="continuous", max_batch=4))
     await engine.load()
     assert engine.state == "ready", engine.error
     yield engine

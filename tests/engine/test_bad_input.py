@@ -70,11 +70,20 @@ SHAPE_CASES = [
     case("functions", functions=[{"name": "f"}]),
     case("logprobs", logprobs=True),
     case("response_format", response_format={"type": "json_object"}),
-    case("frequency_penalty", frequency_penalty=0.5),
+    case("logprobs", logprobs=True, top_logprobs=2),
+    case("top_logprobs", top_logprobs=2),
+    case("logit_bias", logit_bias={"50256": -100}),
     case("frequency_penalty", frequency_penalty="0"),
-    case("frequency_penalty", frequency_penalty=3),
-    case("presence_penalty", presence_penalty=-1),
+    case("frequency_penalty", frequency_penalty=2.01),
+    case("frequency_penalty", frequency_penalty=-3),
+    case("presence_penalty", presence_penalty=-2.5),
     case("presence_penalty", presence_penalty=True),
+    case("presence_penalty", presence_penalty=NAN),
+    case("repetition_penalty", repetition_penalty=0),
+    case("repetition_penalty", repetition_penalty=-1.1),
+    case("repetition_penalty", repetition_penalty=10.5),
+    case("repetition_penalty", repetition_penalty="1.2"),
+    case("repetition_penalty", repetition_penalty=INF),
 ]
 
 
@@ -113,13 +122,14 @@ async def test_a_strange_charset_is_ignored_json_is_utf8(engine, http) -> None:
 
 
 async def test_neutral_values_of_unsupported_parameters_are_accepted(engine, http) -> None:
-    body = chat(max_tokens=1, frequency_penalty=0, presence_penalty=0.0, logprobs=False, tools=[], n=1.0)
+    body = chat(max_tokens=1, logprobs=False, top_logprobs=0, logit_bias={}, tools=[], n=1.0)
     reply = await post(http, engine, body)
     assert reply.status == 200, reply.text
 
 
 async def test_boundary_values_are_accepted(engine, http) -> None:
     body = chat(max_tokens=1, temperature=2, top_p=1, top_k=0, seed=-1, stop=["a", "b", "c", "d"], user="")
+    body |= {"presence_penalty": -2, "frequency_penalty": 2, "repetition_penalty": 10}
     reply = await post(http, engine, body)
     assert reply.status == 200, reply.text
 

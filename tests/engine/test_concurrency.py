@@ -26,6 +26,7 @@ from tests.support.engine_proc import EngineProcess
 # A generation that runs for many seconds unless something stops it.
 ENDLESS = chat(LONG_PROMPT, temperature=0, max_tokens=3000, stream=True)
 DISCONNECTED = 'taleweaver_engine_requests_total{outcome="disconnected"}'
+ABORTED = 'taleweaver_engine_sequences_total{status="aborted"}'
 
 
 @pytest.fixture(scope="module")
@@ -101,20 +102,33 @@ async def test_full_queue_answers_429_with_retry_after(narrow, http) -> None:
 
 
 async def test_disconnect_mid_stream_frees_the_slot_promptly(narrow, http) -> None:
+    """What /health's `running` and `backend_running` promise: both drop when a client goes away."""
     before = await metric(http, narrow, DISCONNECTED)
+    aborted_before = await metric(http, narrow, ABORTED)
     response = await open_stream(http, narrow)
     chunks = 0
     async for event in sse_events(response):
         chunks += event != "[DONE]" and bool(event["choices"][0]["delta"].get("content"))
         if chunks == 3:
             break
-    assert (await health(http, narrow))["running"] == 1
+    info = await health(http, narrow)
+    assert (info["running"], info["backend_running"]) == (1, 1)
+    assert await metric(http, narrow, "taleweaver_engine_running") == 1
     response.close()
     freed_after = await wait_for_load(http, narrow, limit=10, running=0)
     assert freed_after < 5
 
+    async def backend_let_go() -> bool:
+        return (await health(http, narrow))["backend_running"] == 0
+
+    await wait_for(backend_let_go, limit=10, what="the backend to drop the sequence")
+    assert await metric(http, narrow, "taleweaver_engine_running") == 0
+
     async def counted() -> bool:
-        return await metric(http, narrow, DISCONNECTED) == before + 1
+        return (
+            await metric(http, narrow, DISCONNECTED) == before + 1
+            and await metric(http, narrow, ABORTED) == aborted_before + 1
+        )
 
     await wait_for(counted, limit=5, what="the disconnect to be counted")
 

@@ -62,6 +62,10 @@ def test_explicit_overrides_win_and_none_is_ignored() -> None:
         ({"ENGINE_LOG_LEVEL": "chatty"}, "ENGINE_LOG_LEVEL"),
         ({"ENGINE_HOST": "0.0.0.0"}, "ENGINE_API_KEY"),
         ({"ENGINE_HOST": "192.168.1.5", "ENGINE_API_KEY": ""}, "ENGINE_API_KEY"),
+        ({"ENGINE_ADAPTERS": "noir"}, "ENGINE_ADAPTERS"),
+        ({"ENGINE_ADAPTERS": "noir=a,noir=b"}, "twice"),
+        ({"ENGINE_ADAPTERS": "default=a"}, "ENGINE_ADAPTERS"),
+        ({"ENGINE_ADAPTERS": "no spaces=a"}, "ENGINE_ADAPTERS"),
     ],
 )
 def test_wrong_settings_name_themselves(env: dict[str, str], names: str) -> None:
@@ -82,3 +86,8 @@ def test_dotenv_is_read_without_overriding_the_environment(tmp_path: Path, monke
     monkeypatch.delenv("ENGINE_MAX_QUEUE")
     config = EngineConfig.from_env()
     assert config.port == 9300 and config.max_queue == 7
+
+
+def test_adapters_are_parsed_by_name() -> None:
+    config = EngineConfig.from_env({"ENGINE_ADAPTERS": " noir=adapters/noir , fairy.v2=~/fairy,"})
+    assert config.adapter_paths() == {"noir": Path("adapters/noir"), "fairy.v2": Path("~/fairy").expanduser()}

@@ -7,7 +7,16 @@ import asyncio
 import openai
 import pytest
 
-from tests.engine.helpers import LONG_PROMPT, chat, health, openai_client, sse_events, stream_text, wait_for_load
+from tests.engine.helpers import (
+    LONG_PROMPT,
+    chat,
+    health,
+    openai_client,
+    sse_events,
+    stream_text,
+    wait_for,
+    wait_for_load,
+)
 from tests.support.engine_proc import EngineProcess
 
 MESSAGES = [{"role": "user", "content": "Tell me a short fairy tale."}]
@@ -82,6 +91,11 @@ async def test_disconnect_frees_the_slot(continuous, http) -> None:
     assert (await health(http, continuous))["running"] == 1
     response.close()
     assert await wait_for_load(http, continuous, limit=10, running=0) < 5
+
+    async def backend_let_go() -> bool:
+        return (await health(http, continuous))["backend_running"] == 0
+
+    await wait_for(backend_let_go, limit=10, what="transformers' batching loop to drop the request")
     # The backend really dropped it: the next requests are served, several at once.
     async with openai_client(continuous) as client:
         replies = await asyncio.gather(

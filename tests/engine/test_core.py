@@ -80,6 +80,7 @@ async def test_closing_a_generation_early_aborts_it(fp32_engine: Engine) -> None
     async for delta in generation.deltas():
         if delta.text:
             break
-    await generation.close()
+    generation.close()
     assert fp32_engine.scheduler.running == 0
     assert generation.completion_tokens < 500
+    assert generation.seqs[0].status == "aborted"

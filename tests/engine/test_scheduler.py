@@ -8,7 +8,7 @@ import pytest
 
 from engine.backends.base import Backend
 from engine.scheduler import FairScheduler, QueueFull
-from engine.sequence import SamplingParams, Sequence
+from engine.sequence import SamplingParams, SeqStatus, Sequence
 
 
 class ScriptedBackend(Backend):
@@ -30,6 +30,10 @@ class ScriptedBackend(Backend):
         self.aborted.append(seq)
 
     def stop(self) -> None: ...
+
+    @property
+    def live(self) -> int:
+        return len([s for s in self.added if s not in self.aborted and not s.backend_done])
 
 
 def seq(tenant: str) -> Sequence:
@@ -59,7 +63,8 @@ async def make():
 
 async def finish_first_running(scheduler: FairScheduler, backend: ScriptedBackend) -> Sequence:
     done = next(s for s in backend.added if s in scheduler.sequences() and s not in backend.aborted)
-    assert scheduler.release(done) is True
+    done.backend_done = True  # as if the backend had sent its final event
+    assert scheduler.finish(done, SeqStatus.FINISHED) is True
     await settle()
     return done
 
@@ -81,11 +86,14 @@ async def test_releasing_a_running_sequence_admits_the_next(make) -> None:
     scheduler.submit([first])
     scheduler.submit([second])
     await settle()
-    assert scheduler.release(first) is True
+    first.backend_done = True
+    assert scheduler.finish(first, SeqStatus.FINISHED) is True
     await settle()
     assert backend.added == [first, second]
     assert (scheduler.running, scheduler.waiting) == (1, 0)
-    assert scheduler.release(first) is False  # already gone: nothing happens twice
+    assert (first.status, second.status) == (SeqStatus.FINISHED, SeqStatus.RUNNING)
+    assert scheduler.finish(first, SeqStatus.ABORTED) is False  # already gone: nothing happens twice
+    assert first.status == SeqStatus.FINISHED and backend.aborted == []
 
 
 async def test_a_released_waiting_sequence_is_never_admitted(make) -> None:
@@ -94,9 +102,11 @@ async def test_a_released_waiting_sequence_is_never_admitted(make) -> None:
     for s in (running, abandoned, later):
         scheduler.submit([s])
     await settle()
-    assert scheduler.release(abandoned) is False  # it was waiting: the backend never saw it
-    assert scheduler.waiting == 1
-    scheduler.release(running)
+    assert scheduler.finish(abandoned, SeqStatus.ABORTED) is True
+    assert abandoned.status == SeqStatus.ABORTED
+    assert scheduler.waiting == 1 and backend.aborted == []  # it was waiting: the backend never saw it
+    running.backend_done = True
+    scheduler.finish(running, SeqStatus.FINISHED)
     await settle()
     assert backend.added == [running, later]
     assert abandoned not in scheduler.sequences()
@@ -177,3 +187,35 @@ async def test_retry_after_is_bounded(make) -> None:
     for _ in range(50):
         scheduler.submit([seq("A")])
     assert scheduler.retry_after() == 120  # 5 s a sequence, 50 waiting on one slot
+
+
+async def test_aborting_a_running_sequence_stops_it_in_the_backend(make) -> None:
+    scheduler, backend = make(capacity=2)
+    cancelled, stopped_early, done = seq("A"), seq("B"), seq("C")
+    for s in (cancelled, stopped_early, done):
+        scheduler.submit([s])
+    await settle()
+    assert scheduler.running == 2 and all(s.status == SeqStatus.RUNNING for s in (cancelled, stopped_early))
+    assert scheduler.finish(cancelled, SeqStatus.ABORTED)
+    # A stop string ends a choice the backend is still generating: it finishes, and the backend must stop.
+    await settle()
+    assert scheduler.finish(stopped_early, SeqStatus.FINISHED)
+    await settle()
+    done.backend_done = True  # the backend itself finished this one: it holds nothing to abort
+    assert scheduler.finish(done, SeqStatus.FINISHED)
+    assert backend.aborted == [cancelled, stopped_early]
+    assert (scheduler.running, scheduler.waiting) == (0, 0)
+    assert scheduler.ended == {"finished": 2, "aborted": 1}
+
+
+async def test_idle_tenants_are_forgotten(make) -> None:
+    scheduler, _ = make(capacity=1)
+    for i in range(50):
+        s = seq(f"tenant-{i}")
+        scheduler.submit([s])
+        await settle()
+        s.backend_done = True
+        scheduler.finish(s, SeqStatus.FINISHED)
+    await settle()
+    assert scheduler._last_admitted == {}
+    assert all(not counts for counts in scheduler._per_tenant.values())

@@ -135,9 +135,8 @@ def _shorter_part(form: Form, checked: tuple[LineCheck, ...], problems: list[str
 
 def _best_scheme(form: Form, prosody: _Prosody, lines: list[str]) -> tuple[str, tuple[RhymeCheck, ...]]:
     schemes = form.schemes
-    if form.couplets:
-        pairs = max(1, len(lines) // 2)
-        schemes = ("".join(chr(ord("A") + i % 26) * 2 for i in range(pairs)),)
+    if form.stanza:
+        schemes = (_repeated(form.stanza, len(lines)),)
     best: tuple[str, tuple[RhymeCheck, ...]] = ("", ())
     best_score = -1.0
     for scheme in schemes:
@@ -146,6 +145,17 @@ def _best_scheme(form: Form, prosody: _Prosody, lines: list[str]) -> tuple[str, 
         if score > best_score:  # the first listed scheme wins a tie
             best, best_score = (scheme, groups), score
     return best
+
+
+def _repeated(stanza: str, lines: int) -> str:
+    """The stanza's scheme over as many whole stanzas as the lines fill (at least one), with fresh letters
+    for each: "AA" over 6 lines is "AABBCC"; ".A.A" over 8 is ".A.A.B.B"."""
+    letters = sorted(set(stanza) - {"."})
+    out = []
+    for k in range(max(1, lines // len(stanza))):
+        shift = {ch: chr(ord("A") + (k * len(letters) + i) % 26) for i, ch in enumerate(letters)}
+        out.append("".join(shift.get(ch, ".") for ch in stanza))
+    return "".join(out)
 
 
 def _group(prosody: _Prosody, lines: list[str], scheme: str, letter: str) -> RhymeCheck:

@@ -34,7 +34,7 @@ class Form:
     refrains: tuple[tuple[int, tuple[int, ...]], ...] = ()  # (line, lines that repeat it), 0-based
     shorter: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())  # these lines shorter than those
     acrostic: bool = False  # line initials spell the user's word
-    couplets: bool = False  # rhyming pairs, as many as there are
+    stanza: str = ""  # a scheme repeated for as many stanzas as there are ("AA": couplets, ".A.A": ballad)
     max_tokens: int = 200
 
     @property
@@ -73,7 +73,10 @@ _EN = (
          '"{word}" from top to bottom', (1, ACROSTIC_WORD_LIMIT), acrostic=True, max_tokens=200),
     Form("couplets", ENGLISH, "rhyming couplets",
          "a poem in rhyming couplets: two to six pairs of lines, each pair rhyming (AABBCC)", (2, 12),
-         couplets=True, max_tokens=160),
+         stanza="AA", max_tokens=160),
+    Form("ballad", ENGLISH, "ballad",
+         "a ballad that tells a story: two to four stanzas of four lines, lines 2 and 4 of each stanza rhyming (ABCB)",
+         (8, 16), stanza=".A.A", max_tokens=300),
     Form("free verse", ENGLISH, "free verse", "a free-verse poem of 6 to 16 lines, with vivid images", (6, 16),
          max_tokens=260),
 )  # fmt: skip

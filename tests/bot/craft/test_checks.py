@@ -39,6 +39,9 @@ GOOD = [
     ("couplets", "The kettle sings upon the stove,\nthe kitchen smells of bread and clove;\n"
      "the window fogs, the morning grey,\nthe cat has found a place to stay."),
     ("couplets", "A fox went out beneath the moon\nand sang a little crooked tune"),
+    ("ballad", "The miller's daughter walked at dawn\nbeside the frozen mill;\nshe heard a horn across the moor\n"
+     "and stood there, cold and still.\nA rider came with empty hands\nand mud upon his knees;\n"
+     "he said the king had lost his crown\nbeneath the willow trees."),
     ("free verse", "The city sleeps in pieces\none window\nthen another\na bus that hums to no one\n"
      "my shoes by the door\nstill warm"),
 ]  # fmt: skip
@@ -68,6 +71,9 @@ BAD = [
     ("villanelle", "\n".join(poems.VILLANELLE.splitlines()[:11]), "9 lines, wants 19"),
     ("couplets", "The kettle sings upon the stove,\nthe kitchen smells of toast and jam;\n", "do not rhyme"),
     ("free verse", "One line\nand another", "2 lines, wants 6 to 16"),
+    ("ballad", "The miller's daughter walked at dawn\nbeside the frozen mill;\nshe heard a horn across the moor\n"
+     "and stood there, cold and still.\nA rider came with empty hands\nand mud upon his coat;\n"
+     "he said the king had lost his crown\nbeneath the willow trees.", "lines 6 and 8 do not rhyme (coat / trees)"),
 ]  # fmt: skip
 
 
@@ -169,6 +175,14 @@ def test_acrostic_spells_the_word() -> None:
     assert "4 lines, wants 3" in wrong.problems
     assert checked("acrostic", "Élan\nAt dawn", word="ea").passed  # accents off
     assert "no word was given for the acrostic" in checked("acrostic", poem).problems
+
+
+def test_stanza_schemes_repeat_with_fresh_letters() -> None:
+    couplets = checked("couplets", GOOD[-4][1])
+    assert couplets.scheme_required == "AABB"
+    ballad = checked("ballad", GOOD[-2][1])
+    assert ballad.scheme_required == ".A.A.B.B"
+    assert [r.lines for r in ballad.rhymes] == [(2, 4), (6, 8)]
 
 
 def test_free_verse_checks_only_the_line_count() -> None:

@@ -28,6 +28,7 @@ def test_the_form_list_adapts_to_the_language() -> None:
         "villanelle",
         "acrostic",
         "couplets",
+        "ballad",
         "free verse",
     ]
     assert chinese == ["wuyan jueju", "qiyan jueju", "acrostic", "free verse"]

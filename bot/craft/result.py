@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from enum import Enum
+from typing import Any
 
 
 class Rhyme(Enum):
@@ -108,3 +110,26 @@ class FormCheck:
             where = ", ".join(map(str, refrain.lines))
             rows.append(f"refrain of line {refrain.source} at lines {where}: {'✓' if refrain.ok else '✗'}")
         return "\n".join(rows)
+
+    def to_json(self) -> str:
+        """The whole check as JSON, to store beside the poem (a "Show the check" button outlives a restart)."""
+        return json.dumps(asdict(self), ensure_ascii=False, default=lambda v: v.value if isinstance(v, Enum) else v)
+
+    @classmethod
+    def from_json(cls, text: str) -> FormCheck:
+        data: dict[str, Any] = json.loads(text)
+        return cls(
+            **{
+                **data,
+                "lines": tuple(LineCheck(**{**x, "guessed": tuple(x["guessed"])}) for x in data["lines"]),
+                "line_range": tuple(data["line_range"]),
+                "rhymes": tuple(
+                    RhymeCheck(
+                        **{**x, "lines": tuple(x["lines"]), "words": tuple(x["words"]), "rhyme": Rhyme(x["rhyme"])}
+                    )
+                    for x in data["rhymes"]
+                ),
+                "refrains": tuple(RefrainCheck(**{**x, "lines": tuple(x["lines"])}) for x in data["refrains"]),
+                "problems": tuple(data["problems"]),
+            }
+        )

@@ -255,3 +255,12 @@ def test_the_table_shows_every_line() -> None:
     table = checked("haiku", "Cold rain on the glorptastic roofs\na lantern\nthe cat").table()
     assert "glorptastic" in table and "(guessed: glorptastic)" in table
     assert len(table.splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    ("form", "text", "language"),
+    [("villanelle", poems.VILLANELLE, "en"), ("haiku", BAD[0][1], "en"), ("wuyan jueju", poems.JINGYESI, CHINESE)],
+)
+def test_a_check_survives_a_round_trip_through_json(form: str, text: str, language: str) -> None:
+    result = checked(form, text, language)
+    assert FormCheck.from_json(result.to_json()) == result

@@ -20,6 +20,9 @@ from bot.craft.result import FormCheck, LineCheck, RefrainCheck, Rhyme, RhymeChe
 
 REFRAIN_SIMILARITY = 0.8  # a refrain may change a word or two, as villanelles often do
 SUMMARY_PROBLEMS = 3
+CHECKED_LINES = 40  # lines looked at one by one (or twice the form's most, if more): a runaway draft fails
+# on its line count anyway, and a table of thousands of lines helps no one
+LISTED_LINES = 6  # line numbers named in one problem
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,10 @@ def check(form: Form, text: str, word: str = "") -> FormCheck:
     prosody = _CHINESE if form.language == CHINESE else _ENGLISH
     letters = acrostic_letters(word, form.language) if form.acrostic else ""
     low, high = (len(letters), len(letters)) if form.acrostic else form.lines
-    checked = tuple(_line(form, prosody, i, line) for i, line in enumerate(lines))
     problems: list[str] = []
     parts: list[float] = [_count_part(len(lines), low, high, form.unit, problems)]
+    lines = lines[: max(CHECKED_LINES, 2 * high)]
+    checked = tuple(_line(form, prosody, i, line) for i, line in enumerate(lines))
     if form.meter:
         parts.append(_meter_part(form, checked, problems))
     if form.shorter[0]:
@@ -136,7 +140,7 @@ def _shorter_part(form: Form, checked: tuple[LineCheck, ...], problems: list[str
 def _best_scheme(form: Form, prosody: _Prosody, lines: list[str]) -> tuple[str, tuple[RhymeCheck, ...]]:
     schemes = form.schemes
     if form.stanza:
-        schemes = (_repeated(form.stanza, len(lines)),)
+        schemes = (_repeated(form.stanza, min(len(lines), form.lines[1])),)
     best: tuple[str, tuple[RhymeCheck, ...]] = ("", ())
     best_score = -1.0
     for scheme in schemes:
@@ -214,8 +218,10 @@ def _rhyme_problems(rhymes: tuple[RhymeCheck, ...]) -> list[str]:
         if group.missing:
             continue  # the line count says so already
         if not group.rhyme.accepted:
+            words = list(dict.fromkeys(group.words))
+            shown = " / ".join(words[:LISTED_LINES]) + (" / …" if len(words) > LISTED_LINES else "")
             what = "repeat the same word" if group.rhyme == Rhyme.IDENTICAL else "do not rhyme"
-            problems.append(f"lines {_join(group.lines)} {what} ({' / '.join(group.words)})")
+            problems.append(f"lines {_join(group.lines)} {what} ({shown})")
     return problems
 
 
@@ -279,4 +285,6 @@ def _unit(unit: str, count: int) -> str:
 
 
 def _join(numbers: tuple[int, ...]) -> str:
+    if len(numbers) > LISTED_LINES:
+        return ", ".join(map(str, numbers[: LISTED_LINES - 1])) + f" and {len(numbers) - LISTED_LINES + 1} more"
     return ", ".join(map(str, numbers[:-1])) + " and " + str(numbers[-1]) if len(numbers) > 1 else str(numbers[0])

@@ -59,7 +59,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, help="cap every request's max_tokens (quick runs)")
     p.add_argument("--limit", type=int, help="use only the first LIMIT prompts of the set")
     p.add_argument("--per-group", type=int, help="use only the first K prompts of each form or kind of narration")
-    p.add_argument("--concurrency", type=int, default=2, help="requests in flight at once (default 2)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="requests in flight at once (default 1: the CPU engine batches a request's n drafts, not requests)",
+    )
     p.add_argument("--timeout", type=float, default=900.0, help="seconds one request may take (default 900)")
     p.add_argument("--no-perplexity", action="store_true", help="skip perplexity (it loads the model in this process)")
     return p
@@ -111,7 +116,9 @@ async def evaluate(args: argparse.Namespace, items: list[prompts.PromptItem], ar
     async with contextlib.AsyncExitStack() as stack:
         local_url, local_key = args.engine_url, args.api_key
         if any(t.url is None for t in chosen):
-            supervisor = EngineSupervisor(progress=lambda msg: print(f"engine: {msg}", file=sys.stderr))
+            supervisor = EngineSupervisor(
+                env=_engine_env(args.timeout), progress=lambda m: print(f"engine: {m}", file=sys.stderr)
+            )
             await stack.enter_async_context(supervisor)
             local_url, local_key = supervisor.url, supervisor.api_key
         work = sum(1 for i in items if not isinstance(i, TextItem))
@@ -140,6 +147,15 @@ async def evaluate(args: argparse.Namespace, items: list[prompts.PromptItem], ar
     if texts and not args.no_perplexity:
         result["perplexity"] = await asyncio.to_thread(_perplexity, texts, chosen, runs)
     return result
+
+
+def _engine_env(timeout: float) -> dict[str, str]:
+    """The engine's settings from the environment, but letting a request run as long as this tool waits:
+    n drafts of a long form on a busy CPU can take longer than the engine's default 300 s."""
+    env = dict(os.environ)
+    current = float(env.get("ENGINE_REQUEST_TIMEOUT") or 300)
+    env["ENGINE_REQUEST_TIMEOUT"] = str(max(current, timeout))
+    return env
 
 
 def _run_record(target: Target, url: str, health: dict[str, Any], results: list[runner.ItemResult]) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def _adherence(poems: list[PoemResult]) -> dict[str, Any]:
         "best_pass": metrics.mean([float(r.passed[r.best_index]) for r in poems]),
         "first_score": metrics.mean([r.scores[0] for r in poems]),
         "best_score": metrics.mean([r.scores[r.best_index] for r in poems]),
-        "any_truncated": metrics.mean([float(any(r.truncated)) for r in poems]),
+        "truncated": metrics.mean([float(cut) for r in poems for cut in r.truncated]),
     }
 
 
@@ -115,50 +115,51 @@ def _grid(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 
+_POEM_COLUMNS = (
+    ("first draft", "first_pass", "pct"),
+    ("best of {n}", "best_pass", "pct"),
+    ("first score", "first_score", "num"),
+    ("best score", "best_score", "num"),
+    ("distinct-2", "distinct_2", "num"),
+    ("cut at limit", "truncated", "pct"),
+    ("errors", "errors", "int"),
+)
+_STORY_COLUMNS = (
+    ("speaks for player", "speaks_for_player", "pct"),
+    ("first person", "first_person", "pct"),
+    ("copies earlier", "copies_earlier", "pct"),
+    ("unusable", "unusable", "pct"),
+    ("distinct-2", "distinct_2", "num"),
+    ("cut at limit", "truncated", "pct"),
+    ("errors", "errors", "int"),
+)
+
+
+def _cell(group: dict[str, Any] | None, key: str, style: str) -> str:
+    value = (group or {}).get(key)
+    if style == "pct":
+        return _pct(value)
+    return _num(value) if style == "num" else ("-" if value is None else str(value))
+
+
 def table(runs: Sequence[dict[str, Any]], n: int) -> str:
-    """The terminal report: form adherence (first draft vs best of n) and narration, a column pair per run."""
-    labels = [run["label"] for run in runs]
+    """The terminal report: form adherence (first draft vs best of n) and narration, a column set per run."""
+    prefix = [f"{run['label']}: " if len(runs) > 1 else "" for run in runs]
     names = list(dict.fromkeys(name for run in runs for name in run["summary"]["groups"]))
-    poem_rows, story_rows = [], []
-    for name in names:
-        cells = [run["summary"]["groups"].get(name) for run in runs]
-        kind = next(c["kind"] for c in cells if c)
-        if kind == "poem":
-            row = [name, str(max(c["prompts"] for c in cells if c))]
-            for c in cells:
-                c = c or {}
-                row += [
-                    _pct(c.get("first_pass")),
-                    _pct(c.get("best_pass")),
-                    _num(c.get("best_score")),
-                    _num(c.get("distinct_2")),
-                ]
-            poem_rows.append(row)
-        else:
-            row = [name, str(max(c["samples"] for c in cells if c))]
-            for c in cells:
-                c = c or {}
-                row += [_pct(c.get("speaks_for_player")), _pct(c.get("first_person")), _pct(c.get("copies_earlier")),
-                        _pct(c.get("unusable")), _num(c.get("distinct_2"))]  # fmt: skip
-            story_rows.append(row)
     out = []
-    prefix = [f"{label}: " if len(labels) > 1 else "" for label in labels]
-    if poem_rows:
-        head = ["form", "prompts"]
-        for p in prefix:
-            head += [f"{p}first draft", f"{p}best of {n}", f"{p}best score", f"{p}distinct-2"]
-        out.append(_grid(head, poem_rows))
-    if story_rows:
-        head = ["narration", "takes"]
-        for p in prefix:
-            head += [
-                f"{p}speaks for player",
-                f"{p}first person",
-                f"{p}copies earlier",
-                f"{p}unusable",
-                f"{p}distinct-2",
-            ]
-        out.append(_grid(head, story_rows))
+    for first, columns, kind in (("form", _POEM_COLUMNS, "poem"), ("narration", _STORY_COLUMNS, "story")):
+        rows = []
+        for name in names:
+            cells = [run["summary"]["groups"].get(name) for run in runs]
+            if next(c["kind"] for c in cells if c) != kind:
+                continue
+            row = [name, str(max(c["prompts"] for c in cells if c))]
+            for cell in cells:
+                row += [_cell(cell, key, style) for _, key, style in columns]
+            rows.append(row)
+        if rows:
+            head = [first, "prompts"] + [p + title.format(n=n) for p in prefix for title, _, _ in columns]
+            out.append(_grid(head, rows))
     for run in runs:
         o = run["summary"]["overall"]
         out.append(

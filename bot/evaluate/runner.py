@@ -21,7 +21,7 @@ class Options:
     n: int = 4  # drafts per prompt, in one request
     seed: int | None = None
     max_tokens: int | None = None  # a cap below each form's own limit (for quick runs)
-    concurrency: int = 2  # requests in flight; each carries n sequences
+    concurrency: int = 1  # requests in flight; each carries n sequences
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,14 @@ def dpo_trainer(opts: Options, model: Any, loaded: LoadedModel, splits: Splits, 
     from engine.finetune.train import training_arguments
 
     args = training_arguments(
-        opts, loaded.device, len(splits.train), scratch, cls=DPOConfig, beta=opts.beta, max_length=opts.max_length
+        opts,
+        loaded.device,
+        len(splits.train),
+        scratch,
+        cls=DPOConfig,
+        grouped_by="",  # trl's items hold prompt/chosen/rejected ids, which Trainer cannot measure
+        beta=opts.beta,
+        max_length=opts.max_length,
     )
     trainer = DPOTrainer(
         model=model,

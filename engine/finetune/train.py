@@ -71,6 +71,7 @@ class KeepBest(TrainerCallback):
         self.best_loss, self.best_step, self.last_step, self.bad = math.inf, 0, -1, 0
         self.stopped_early = False
         self.best_state: dict[str, Any] = {}
+        self.best_metrics: dict[str, float] = {}
 
     def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **_: Any):
         loss = (metrics or {}).get("eval_loss")
@@ -81,6 +82,7 @@ class KeepBest(TrainerCallback):
             from peft import get_peft_model_state_dict
 
             self.best_loss, self.best_step, self.bad = loss, state.global_step, 0
+            self.best_metrics = dict(metrics or {})
             weights = get_peft_model_state_dict(self.model)
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in weights.items()}
         else:
@@ -97,7 +99,13 @@ class KeepBest(TrainerCallback):
 
 
 def training_arguments(
-    opts: Options, device: str, train_size: int, scratch: Path, cls: type = TrainingArguments, **extra: Any
+    opts: Options,
+    device: str,
+    train_size: int,
+    scratch: Path,
+    cls: type = TrainingArguments,
+    grouped_by: str = "input_ids",
+    **extra: Any,
 ) -> Any:
     """Trainer settings shared by SFT and DPO (`cls` is TrainingArguments or trl's DPOConfig)."""
     steps_per_epoch = math.ceil(train_size / opts.batch_size)
@@ -124,15 +132,16 @@ def training_arguments(
         disable_tqdm=opts.quiet,
         remove_unused_columns=False,
         dataloader_pin_memory=device == "cuda",
-        train_sampling_strategy="group_by_length",  # less padding; older transformers: group_by_length
-        group_by_length=True,
         **extra,
     )
+    if "input_ids" in grouped_by:  # batches of similar lengths waste less on padding (SFT's items only)
+        wanted.update(train_sampling_strategy="group_by_length", group_by_length=True)
     return cls(**_supported(cls, wanted))
 
 
 def _supported(cls: Any, wanted: dict[str, Any]) -> dict[str, Any]:
-    """The arguments this transformers version knows (5.17 on the GPU image, newer here)."""
+    """The arguments this transformers version knows (5.17 on the GPU image, newer here): `group_by_length`
+    became `train_sampling_strategy="group_by_length"`."""
     known = {f.name for f in dataclasses.fields(cls)}
     if "train_sampling_strategy" in known:
         wanted.pop("group_by_length", None)
@@ -166,7 +175,8 @@ def run(opts: Options, progress: Progress = print) -> output.Report:
         if trainer.state.global_step != keeper.last_step:
             trainer.evaluate()  # the last steps since the last evaluation are a candidate too
         keeper.restore()
-        after = trainer.evaluate()
+        # Evaluation is deterministic, so the restored weights score what they scored when they were kept.
+        after = keeper.best_metrics
         report = output.Report(
             options=opts,
             base_name=loaded.name,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from engine.finetune import data
+from engine.finetune import data, output
 from engine.finetune.__main__ import main
 from engine.finetune.data import DataError
 from engine.finetune.sft import IGNORE, tokenize
@@ -136,6 +136,20 @@ def test_the_command_line_reports_bad_data_and_refuses_to_overwrite(tmp_path: Pa
     assert main(["--data", str(bad), "--out", str(tmp_path / "b"), "--val-split", "1.5"]) == 2
     assert "--val-split must be between 0 and 1" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_force_replaces_an_existing_output_folder_whole(tmp_path: Path) -> None:
+    out = tmp_path / "adapter"
+    out.mkdir()
+    (out / "stale.bin").write_text("old")
+    with pytest.raises(output.OutputExists):
+        output.check_target(out, force=False)
+    output.check_target(out, force=True)
+    scratch = output.scratch_dir(out)
+    (scratch / "adapter_config.json").write_text("{}")
+    output.publish(scratch, out, force=True)
+    assert sorted(p.name for p in out.iterdir()) == ["adapter_config.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["adapter"]
 
 
 def test_only_the_answer_is_learnt_and_a_long_prompt_loses_its_oldest_tokens(tokenizer) -> None:

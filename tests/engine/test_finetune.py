@@ -166,6 +166,27 @@ def test_only_the_answer_is_learnt_and_a_long_prompt_loses_its_oldest_tokens(tok
     assert [t for t in cut.labels if t != IGNORE] == [t for t in whole.labels if t != IGNORE]
 
 
+def test_early_stopping_keeps_the_best_weights_and_stops_after_patience() -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import TrainerControl, TrainerState
+
+    from engine.finetune.train import KeepBest
+
+    model = get_peft_model(torch.nn.Sequential(torch.nn.Linear(4, 4)), LoraConfig(r=2, target_modules=["0"]))
+    lora_b = model.base_model.model[0].lora_B["default"].weight
+    keeper, state, control = KeepBest(model, patience=2), TrainerState(), TrainerControl()
+    for step, loss in enumerate([3.0, 2.5, 2.6, 2.7]):
+        state.global_step = step
+        with torch.no_grad():
+            lora_b.fill_(float(step))  # stands in for what training did by this step
+        keeper.on_evaluate(None, state, control, metrics={"eval_loss": loss})
+        assert control.should_training_stop == (step == 3)
+    assert (keeper.best_step, keeper.best_loss, keeper.stopped_early) == (1, 2.5, True)
+    keeper.restore()
+    assert torch.all(lora_b == 1.0)
+
+
 # --- real runs on the default model ------------------------------------------------------------------
 
 
@@ -176,7 +197,7 @@ def sft_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     train = write_jsonl(folder / "poems.jsonl", sample_rows("sft.jsonl", short_poems))
     out = folder / "adapters" / "poems"
     done = finetune(
-        *("--data", train, "--out", out, "--max-steps", "8", "--eval-steps", "4", "--batch-size", "2"),
+        *("--data", train, "--out", out, "--max-steps", "4", "--eval-steps", "4", "--batch-size", "2"),
         *("--max-length", "128", "--rank", "8", "--alpha", "16", "--lr", "2e-3", "--seed", "1"),
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -190,7 +211,7 @@ def test_a_short_fine_tune_lowers_the_validation_loss(sft_run: Path) -> None:
     assert before["loss"] - after["loss"] > 0.1, metrics
     assert after["perplexity"] < before["perplexity"]
     assert math.isclose(after["perplexity"], math.exp(after["loss"]), rel_tol=1e-6)
-    assert metrics["steps"] == 8 and metrics["best_step"] > 0
+    assert metrics["steps"] == 4 and metrics["best_step"] == 4
     assert metrics["data"]["train_examples"] > metrics["data"]["validation_examples"] >= 2
     assert metrics["hyperparameters"]["lora_rank"] == 8 and metrics["device"] == "cpu"
     card = (sft_run / "README.md").read_text()

@@ -73,7 +73,9 @@ class KeepBest(TrainerCallback):
         self.best_state: dict[str, Any] = {}
         self.best_metrics: dict[str, float] = {}
 
-    def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **_: Any):
+    def on_evaluate(
+        self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **_: Any
+    ) -> Any:
         loss = (metrics or {}).get("eval_loss")
         if loss is None:
             return control

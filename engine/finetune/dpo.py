@@ -42,7 +42,7 @@ def dpo_trainer(opts: Options, model: Any, loaded: LoadedModel, splits: Splits, 
         len(splits.train),
         scratch,
         cls=DPOConfig,
-        grouped_by="",  # trl's items hold prompt/chosen/rejected ids, which Trainer cannot measure
+        group_by_length=False,  # trl's items hold prompt/chosen/rejected ids, which Trainer cannot measure
         beta=opts.beta,
         max_length=opts.max_length,
     )

@@ -106,7 +106,7 @@ def training_arguments(
     train_size: int,
     scratch: Path,
     cls: type = TrainingArguments,
-    grouped_by: str = "input_ids",
+    group_by_length: bool = True,
     **extra: Any,
 ) -> Any:
     """Trainer settings shared by SFT and DPO (`cls` is TrainingArguments or trl's DPOConfig)."""
@@ -136,7 +136,7 @@ def training_arguments(
         dataloader_pin_memory=device == "cuda",
         **extra,
     )
-    if "input_ids" in grouped_by:  # batches of similar lengths waste less on padding (SFT's items only)
+    if group_by_length:  # batches of similar lengths waste less on padding (needs items with input_ids)
         wanted.update(train_sampling_strategy="group_by_length", group_by_length=True)
     return cls(**_supported(cls, wanted))
 

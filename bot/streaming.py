@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from bot.text import MESSAGE_LIMIT, defuse_mentions, split_message
+from bot.text import MESSAGE_LIMIT, echo, split_message
 
 WRITING = "✍️ *still writing…*"
 STATUS_ROOM = 160  # kept free on every page, so page breaks do not move when the status line changes
@@ -91,7 +91,7 @@ class StreamRenderer:
     def pages(self) -> list[str]:
         """The messages as they should look now: header + text split at the limit, status on the last."""
         status = f"\n\n{self._status[: STATUS_ROOM - 2]}" if self._status else ""
-        body = defuse_mentions(self._header + self.text)
+        body = echo(self._header + self.text)
         pages = split_message(body, self._limit - STATUS_ROOM) or [""]
         pages[-1] = (pages[-1].rstrip() + status).strip() or "…"
         return pages

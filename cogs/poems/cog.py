@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot.engine_client import EngineError, Queued, TextDelta
 from bot.errors import Conflict, describe
 from bot.poems import DEFAULT_FORM, FORMS, PoemDone, PoemRequest
-from bot.text import escape_markdown, quote, truncate
+from bot.text import echo, escape_markdown, quote, truncate
 from cogs.poems.views import PoemButton, poem_view
 from cogs.ui import NO_PINGS, InteractionSink, defer_public, guarded, in_guild, is_moderator, renderer
 from storage.poems import Poem
@@ -130,8 +130,8 @@ class Poems(commands.Cog):
     async def anthology_show(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         poem = await self.bot.poems.saved_poem(in_guild(interaction), id)
         embed = discord.Embed(
-            title=truncate(f"#{poem.id} · {poem.form.title()}: {poem.topic}", 256),
-            description=truncate(poem.text, 4096),
+            title=echo(truncate(f"#{poem.id} · {poem.form.title()}: {poem.topic}", 256)),
+            description=echo(truncate(poem.text, 4096)),
             colour=discord.Colour.gold(),
         )
         embed.add_field(name="Requested by", value=f"<@{poem.author_id}>")

@@ -45,7 +45,7 @@ from bot.story_rules import (
     whose_turn,
     word_count,
 )
-from bot.text import clean_input
+from bot.text import clean_input, quote
 from bot.tokens import EstimatingCounter, TokenCounter
 from storage import stories as repo
 from storage import turns as turn_repo
@@ -206,7 +206,7 @@ class StoryService:
                 raise NotAllowed("You are not in this story. Press **Join** on the lobby message or use `/story join`.")
             current = await self._current(conn, story, players)
             if story.round_robin and (current is None or current.user_id != user_id):
-                waiting_for = f"**{current.name}**" if current else "the narrator"
+                waiting_for = f"**{quote(current.name, 40)}**" if current else "the narrator"
                 raise NotAllowed(f"It is not your turn yet: the story is waiting for {waiting_for}.")
             turn = await turn_repo.add(
                 conn, story.id, round=story.round, kind="player", author_id=user_id, text=text,

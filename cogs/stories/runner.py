@@ -22,6 +22,7 @@ from bot.export import export_story
 from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
 from bot.story_prompts import clean_narration
 from bot.streaming import StreamRenderer
+from bot.text import echo, quote
 from cogs.stories.render import narrator_header, vote_embed, vote_result
 from cogs.stories.views import vote_view
 from cogs.ui import NO_PINGS, ChannelSink, renderer
@@ -92,7 +93,8 @@ class StoryRunner:
         story = outcome.story
         if outcome.skipped:
             await channel.send(
-                f"⏭️ Time ran out for **{outcome.skipped.name}**, so their turn was skipped.", allowed_mentions=NO_PINGS
+                f"⏭️ Time ran out for **{quote(outcome.skipped.name, 40)}**, so their turn was skipped.",
+                allowed_mentions=NO_PINGS,
             )
         if outcome.note:
             await channel.send(f"ℹ️ {outcome.note}", allowed_mentions=NO_PINGS)
@@ -134,7 +136,7 @@ class StoryRunner:
                 )
             except discord.HTTPException:
                 log.info("could not update the vote message of story %s", story.id)
-        text = result.vote.options[result.winner]
+        text = echo(result.vote.options[result.winner])
         await channel.send(
             f"{vote_result(result.winner, result.tally)}\n\n📖 **The narrator**\n\n{text}"[:2000],
             allowed_mentions=NO_PINGS,
@@ -144,7 +146,7 @@ class StoryRunner:
         story_, players, turns = await self.service.transcript(story.channel_id)
         file = export_story(story_, players, turns, "markdown", await self.model_name())
         await channel.send(
-            f"🏁 **The End** of *{discord.utils.escape_markdown(story.title)}*. The whole story is attached.",
+            f"🏁 **The End** of *{quote(story.title, 120)}*. The whole story is attached.",
             file=discord.File(io.BytesIO(file.content), filename=file.filename),
             allowed_mentions=NO_PINGS,
         )
@@ -247,7 +249,9 @@ class StoryRunner:
             await _quietly(notice.delete())
         outcome = await self.service.complete_narration(plan, texts, truncated=truncated)
         if outcome.turn is not None and outcome.turn.kind == "narrator":  # no vote after all: show it
-            await channel.send(f"{narrator_header(plan.story)}{outcome.turn.text}"[:2000], allowed_mentions=NO_PINGS)
+            await channel.send(
+                f"{narrator_header(plan.story)}{echo(outcome.turn.text)}"[:2000], allowed_mentions=NO_PINGS
+            )
         return outcome
 
     # --- helpers ------------------------------------------------------------------------------------

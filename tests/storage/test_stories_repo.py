@@ -118,9 +118,9 @@ async def test_pins_are_per_story_and_removed_only_from_their_story(db: Database
         await stories.add_pin(conn, story.id, 7, "Dragons fear salt.", NOW)
         await stories.add_pin(conn, other.id, 7, "Elsewhere.", NOW)
         assert [p.text for p in await stories.pins(conn, story.id)] == ["The moon is green.", "Dragons fear salt."]
-        assert await stories.remove_pin(conn, other.id, first.id) is False
-        assert await stories.remove_pin(conn, story.id, first.id) is True
-        assert await stories.remove_pin(conn, story.id, first.id) is False
+        assert await stories.remove_pin(conn, other.id, first.id) is None
+        assert await stories.remove_pin(conn, story.id, first.id) == first
+        assert await stories.remove_pin(conn, story.id, first.id) is None
         assert [p.text for p in await stories.pins(conn, story.id)] == ["Dragons fear salt."]
 
 

@@ -312,7 +312,7 @@ class StoryService:
                 return Outcome(plan.story, note="The story moved on while the narrator wrote; nothing was saved.")
             if len(options) > 1:
                 deadline = self._now() + vote_seconds(story)
-                vote = await vote_repo.create(conn, story.id, story.round, options, deadline)
+                vote = await vote_repo.create(conn, story.id, story.round, options, deadline, self._now())
                 story = await repo.update(conn, story.id, phase="voting", deadline=deadline)
                 return Outcome(story, vote=vote)
             return await self._add_narration(conn, story, options[0], ending=plan.kind == "ending")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
 ORIGINAL = "original"  # handle of an interaction's own response message
+SCAN_LIMIT = 200  # messages searched for one the bot posted but never stored the id of
+CLOCK_SLACK = 60.0  # seconds: our clock and Discord's may disagree a little
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -79,6 +82,40 @@ class ChannelSink:
     async def edit(self, handle: discord.Message, content: str, *, final: bool = False) -> None:
         extra = _view_on_final(self.view, final)
         await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
+
+
+async def own_message(
+    channel: discord.abc.Messageable,
+    message_id: int | None,
+    *,
+    bot_id: int,
+    since: float | None,
+    matches: Callable[[discord.Message], bool],
+) -> discord.Message | None:
+    """A message the bot posted: by its id, or, when the id was never stored (the bot stopped between
+    posting and storing), the first of the bot's messages since `since` that `matches`. None if gone."""
+    if message_id is not None:
+        try:
+            return await channel.fetch_message(message_id)
+        except discord.NotFound:
+            return None
+    after = None
+    if since is not None:
+        after = discord.Object(discord.utils.time_snowflake(dt.datetime.fromtimestamp(since - CLOCK_SLACK, dt.UTC)))
+    async for message in channel.history(limit=SCAN_LIMIT, after=after, oldest_first=after is not None):
+        if message.author.id == bot_id and matches(message):
+            return message
+    return None
+
+
+def custom_ids(message: discord.Message) -> list[str]:
+    return [
+        child.custom_id
+        for row in message.components
+        if isinstance(row, discord.ActionRow)
+        for child in row.children
+        if getattr(child, "custom_id", None)
+    ]
 
 
 def renderer(sink: InteractionSink | ChannelSink, header: str = "") -> StreamRenderer:

@@ -3,6 +3,9 @@
 One runner for all channels. Each story has at most one timer task and one narration task; both are
 re-created from the database after a restart (`restore`), so a story resumes exactly where it was.
 Every task gets a done-callback that logs failures: a story's background work never dies silently.
+
+A restart also repairs what the previous run left half done: an open vote whose message id was never
+stored is found by its buttons (or posted again), so that closing it later also closes its message.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from bot.streaming import StreamRenderer
 from bot.text import echo, quote
 from cogs.stories.render import narrator_header, vote_embed, vote_result
 from cogs.stories.views import vote_view
-from cogs.ui import NO_PINGS, ChannelSink, renderer
+from cogs.ui import NO_PINGS, ChannelSink, custom_ids, own_message, renderer
 from storage.stories import Story
+from storage.votes import Vote
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ class StoryRunner:
         """Re-arm every open story from what the database says. Returns how many were resumed."""
         stories = await self.service.open_stories()
         for story in stories:
+            if story.phase == "voting":
+                await self._restore_vote_message(story)
             self.arm(story)
             if story.phase == "narrating" and not story.paused:
                 self.narrate(story.id)
@@ -99,7 +105,7 @@ class StoryRunner:
         if outcome.note:
             await channel.send(f"ℹ️ {outcome.note}", allowed_mentions=NO_PINGS)
         if outcome.vote:
-            await self._post_vote(channel, story, outcome)
+            await self._post_vote(channel, story, outcome.vote)
         if outcome.next_player and not outcome.narrate:
             player = outcome.next_player
             due = f" Time runs out <t:{int(story.deadline)}:R>." if story.deadline else ""
@@ -112,30 +118,54 @@ class StoryRunner:
                 ),
             )
 
-    async def _post_vote(self, channel: discord.abc.Messageable, story: Story, outcome: Outcome) -> None:
-        assert outcome.vote is not None
+    async def _post_vote(self, channel: discord.abc.Messageable, story: Story, vote: Vote) -> None:
+        """The vote's row is stored before its message is posted; if the bot dies before the message id
+        is stored, `_vote_message` finds the message by its buttons after the restart."""
         view = await self.service.view_of(story.id)
         message = await channel.send(
-            embed=vote_embed(story, outcome.vote, 0, len(view.players)),
-            view=vote_view(outcome.vote.id, len(outcome.vote.options)),
+            embed=vote_embed(story, vote, len(view.ballots), len(view.players)),
+            view=vote_view(vote.id, len(vote.options)),
             allowed_mentions=NO_PINGS,
         )
-        await self.service.set_vote_message(outcome.vote.id, message.id)
+        await self.service.set_vote_message(vote.id, message.id)
+
+    async def _vote_message(self, channel: discord.abc.Messageable, vote: Vote) -> discord.Message | None:
+        """The vote's message: by its stored id, or found by its buttons (and then stored)."""
+        button = f"story:vote:{vote.id}:0"
+        message = await own_message(
+            channel, vote.message_id, bot_id=self.bot.user.id, since=vote.created_at,
+            matches=lambda m: button in custom_ids(m),
+        )  # fmt: skip
+        if message is not None and vote.message_id is None:
+            await self.service.set_vote_message(vote.id, message.id)
+        return message
+
+    async def _restore_vote_message(self, story: Story) -> None:
+        """An open vote needs its message: found by id or by its buttons, or else posted again."""
+        vote = (await self.service.view_of(story.id)).vote
+        channel = await self.channel(story.channel_id)
+        if vote is None or channel is None:
+            return
+        try:
+            if await self._vote_message(channel, vote) is None:
+                await self._post_vote(channel, story, vote)
+        except discord.HTTPException:
+            log.warning("could not restore the vote message of story %s", story.id, exc_info=True)
 
     async def _announce_vote_result(self, result: VoteResult) -> None:
         story = result.outcome.story
         channel = await self.channel(story.channel_id)
         if channel is None:
             return
-        if result.vote.message_id:
-            try:
-                message = await channel.fetch_message(result.vote.message_id)
+        try:
+            message = await self._vote_message(channel, result.vote)
+            if message is not None:
                 await message.edit(
                     embed=vote_embed(story, result.vote, 0, 0),
                     view=vote_view(result.vote.id, len(result.vote.options), closed=True),
                 )
-            except discord.HTTPException:
-                log.info("could not update the vote message of story %s", story.id)
+        except discord.HTTPException:
+            log.info("could not update the vote message of story %s", story.id)
         text = echo(result.vote.options[result.winner])
         await channel.send(
             f"{vote_result(result.winner, result.tally)}\n\n📖 **The narrator**\n\n{text}"[:2000],

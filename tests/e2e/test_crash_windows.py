@@ -1,0 +1,95 @@
+"""The bot stopped at the worst moment, then restarted on the same database file through the loopback Discord.
+
+A vote posted but not yet stored, or stored but not yet posted: after the restart the channel must
+never show live buttons that answer "this vote is closed".
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.moderation import Actor
+from bot.story_rules import StoryOptions
+from storage.stories import Story
+from tests.e2e.conftest import BotHandle, World
+from tests.e2e.test_stories import add, answer
+from tests.fakediscord import Channel, FakeDiscord, Message, User
+
+
+def vote_messages(fake: FakeDiscord, channel: Channel) -> list[Message]:
+    return [m for m in fake.messages(channel) if any(c.startswith("story:vote:") for c in m.custom_ids)]
+
+
+def is_closed(message: Message) -> bool:
+    buttons = [c for row in message.components for c in row.get("components", [])]
+    closes = any(f.get("name") == "Closes" for e in message.embeds for f in e.get("fields", []))
+    return bool(buttons) and all(b.get("disabled") for b in buttons) and not closes and "<t:" not in message.text
+
+
+async def test_a_vote_posted_just_before_a_kill_closes_its_message_after_the_restart(
+    fake: FakeDiscord, world: World, taleweaver: BotHandle
+) -> None:
+    chan, alice = world.channel, world.alice
+    assert taleweaver.bot is not None
+    killed = asyncio.Event()
+
+    async def killed_before_storing(vote_id: int, message_id: int) -> None:
+        killed.set()
+        await asyncio.Event().wait()  # the bot "dies" here: the message is posted, its id never stored
+
+    taleweaver.bot.stories.set_vote_message = killed_before_storing  # type: ignore[method-assign]
+    await opened(taleweaver, world)  # the opening is written; the vote comes from the real narrator
+    await add(fake, alice, chan, "I open the old book.")
+    await fake.wait_for(killed.is_set, timeout=240, channel=chan, what="the vote posted, its id not stored")
+    [posted] = vote_messages(fake, chan)
+
+    await taleweaver.restart()
+
+    assert vote_messages(fake, chan) == [posted], "the posted vote is found by its buttons, not posted again"
+    assert "You voted" in await answer(await fake.click(alice, posted, label="Option 2"))
+    await fake.wait_for(lambda: _result(fake, chan), timeout=30, what="the vote result")
+    closed = fake.message_by_id[posted.id]
+    assert is_closed(closed), f"the vote message still looks open: {closed.components} {closed.text}"
+
+
+async def test_a_vote_stored_but_never_posted_is_posted_after_the_restart(
+    fake: FakeDiscord, world: World, taleweaver: BotHandle
+) -> None:
+    """The other side of the window: the vote is stored, the bot dies before its message is posted.
+
+    The state is made through the real service with set texts (no engine), exactly as a narration
+    that finished just before the crash leaves it.
+    """
+    chan, alice = world.channel, world.alice
+    story = await opened(taleweaver, world, world.bob)
+    service = taleweaver.bot.stories
+    await service.add_turn(chan.id, alice.id, "I lift the lantern.")
+    voting = await service.complete_narration(await service.plan_narration(story.id), ["Wolves.", "Rain."])
+    assert voting.vote is not None and not vote_messages(fake, chan)
+
+    await taleweaver.restart()
+
+    [posted] = vote_messages(fake, chan)
+    assert posted.custom_ids == [f"story:vote:{voting.vote.id}:0", f"story:vote:{voting.vote.id}:1"]
+    assert "Wolves." in posted.text and "Rain." in posted.text and not is_closed(posted)
+    for user in (alice, world.bob):
+        assert "You voted" in await answer(await fake.click(user, posted, label="Option 2"))
+    await fake.wait_for(lambda: _result(fake, chan), timeout=30, what="the vote result")
+    assert is_closed(fake.message_by_id[posted.id])
+
+
+async def opened(taleweaver: BotHandle, world: World, *others: User) -> Story:
+    """alice's free-mode story with group choice, past its opening, made through the real service
+    (with a set opening: the engine's time goes to what the test is about)."""
+    assert taleweaver.bot is not None
+    service, alice = taleweaver.bot.stories, world.alice
+    options = StoryOptions("The Lantern Road", "fantasy", "A lantern.", mode="free", narrate_every=1, choices=2)
+    story = await service.create(world.guild.id, world.channel.id, alice.id, "alice", options)
+    for user in others:
+        await service.join(story.id, user.id, user.name)
+    await service.begin(story.id, Actor.of(alice.id, world.guild.id, False, ()))
+    return (await service.complete_narration(await service.plan_narration(story.id), ["The road is dark."])).story
+
+
+def _result(fake: FakeDiscord, channel: Channel) -> Message | None:
+    return next((m for m in fake.messages(channel) if m.content.startswith("🗳️ Option 2 wins")), None)

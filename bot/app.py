@@ -21,6 +21,7 @@ from bot.settings import Settings
 from bot.stories import StoryService
 from bot.text import echo
 from bot.tokens import load_counter
+from bot.unfinished import UnfinishedMessages
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Taleweaver(commands.Bot):
             narration_tokens=settings.narration_tokens,
         )
         self.lore = LoreService(db, self.moderation)
+        self.unfinished = UnfinishedMessages(db)
         self.started_at = time.monotonic()
         self.tree.on_error = self.on_app_command_error
 

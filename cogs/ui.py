@@ -22,14 +22,17 @@ ORIGINAL = "original"  # handle of an interaction's own response message
 SCAN_LIMIT = 200  # messages searched for one the bot posted but never stored the id of
 CLOCK_SLACK = 60.0  # seconds: our clock and Discord's may disagree a little
 
+OnMessage = Callable[[int], Awaitable[None]]
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-async def defer_public(interaction: discord.Interaction) -> None:
-    """Acknowledge now (Discord allows 3 s) with a public "thinking…" placeholder."""
-    await interaction.response.defer(thinking=True)
+async def defer_public(interaction: discord.Interaction) -> int | None:
+    """Acknowledge now (Discord allows 3 s) with a public "thinking…" placeholder; returns its message id."""
+    response = await interaction.response.defer(thinking=True)
     interaction.extras["public_defer_pending"] = True
+    return response.message_id if response is not None else None
 
 
 def _view_on_final(view: discord.ui.View | None, final: bool) -> dict[str, Any]:
@@ -40,22 +43,31 @@ def _view_on_final(view: discord.ui.View | None, final: bool) -> dict[str, Any]:
 class InteractionSink:
     """Streams into an interaction's response message, with follow-ups for further pages.
 
-    `view`, if set, is attached to the last page when the stream finishes.
+    `view`, if set, is attached to the last page when the stream finishes; `on_message` hears of each
+    page's message id (the last one carries the "still writing" status).
     """
 
-    def __init__(self, interaction: discord.Interaction, view: discord.ui.View | None = None) -> None:
+    def __init__(
+        self, interaction: discord.Interaction, view: discord.ui.View | None = None, on_message: OnMessage | None = None
+    ) -> None:
         self._interaction = interaction
         self.view = view
+        self.on_message = on_message
         self.last: Any = None
 
     async def send(self, content: str, *, final: bool = False) -> Any:
         extra = _view_on_final(self.view, final)
         if self.last is None:
             self._interaction.extras["public_defer_pending"] = False
-            await self._interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS, **extra)
+            message = await self._interaction.edit_original_response(
+                content=content, allowed_mentions=NO_PINGS, **extra
+            )
             self.last = ORIGINAL
         else:
-            self.last = await self._interaction.followup.send(content, wait=True, allowed_mentions=NO_PINGS, **extra)
+            message = await self._interaction.followup.send(content, wait=True, allowed_mentions=NO_PINGS, **extra)
+            self.last = message
+        if self.on_message is not None:
+            await self.on_message(message.id)
         return self.last
 
     async def edit(self, handle: Any, content: str, *, final: bool = False) -> None:
@@ -69,14 +81,19 @@ class InteractionSink:
 class ChannelSink:
     """Streams into new channel messages (for output not tied to one interaction, e.g. a narrator)."""
 
-    def __init__(self, channel: discord.abc.Messageable, view: discord.ui.View | None = None) -> None:
+    def __init__(
+        self, channel: discord.abc.Messageable, view: discord.ui.View | None = None, on_message: OnMessage | None = None
+    ) -> None:
         self._channel = channel
         self.view = view
+        self.on_message = on_message
         self.last: discord.Message | None = None
 
     async def send(self, content: str, *, final: bool = False) -> discord.Message:
         extra = _view_on_final(self.view, final)
         self.last = await self._channel.send(content, allowed_mentions=NO_PINGS, **extra)
+        if self.on_message is not None:
+            await self.on_message(self.last.id)
         return self.last
 
     async def edit(self, handle: discord.Message, content: str, *, final: bool = False) -> None:

@@ -4,8 +4,9 @@ One runner for all channels. Each story has at most one timer task and one narra
 re-created from the database after a restart (`restore`), so a story resumes exactly where it was.
 Every task gets a done-callback that logs failures: a story's background work never dies silently.
 
-A restart also repairs what the previous run left half done: an open vote whose message id was never
-stored is found by its buttons (or posted again), so that closing it later also closes its message.
+A restart also tidies what the previous run left half done: a narration cut off mid-stream is marked
+as interrupted, and an open vote whose message id was never stored is found by its buttons (or
+posted again), so that closing it later also closes its message.
 """
 
 from __future__ import annotations
@@ -24,15 +25,19 @@ from bot.errors import Conflict, NotFound, describe
 from bot.export import export_story
 from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
 from bot.story_prompts import clean_narration
-from bot.streaming import StreamRenderer
+from bot.streaming import StreamRenderer, interrupted
 from bot.text import echo, quote
 from cogs.stories.render import narrator_header, vote_embed, vote_result
 from cogs.stories.views import vote_view
-from cogs.ui import NO_PINGS, ChannelSink, custom_ids, own_message, renderer
+from cogs.ui import NO_PINGS, ChannelSink, OnMessage, custom_ids, own_message, renderer
 from storage.stories import Story
+from storage.unfinished import Unfinished
 from storage.votes import Vote
 
 log = logging.getLogger(__name__)
+
+IMAGINING = "🪶 *The narrator is imagining possible futures…*"
+INTERRUPTED = "⚠️ *Interrupted: the bot restarted before the narrator finished. Nothing was saved.*"
 
 
 class StoryRunner:
@@ -46,6 +51,8 @@ class StoryRunner:
     # --- lifecycle ----------------------------------------------------------------------------------
     async def restore(self) -> int:
         """Re-arm every open story from what the database says. Returns how many were resumed."""
+        for record in await self.bot.unfinished.left_over("narration", "notice"):
+            await self._tidy(record)
         stories = await self.service.open_stories()
         for story in stories:
             if story.phase == "voting":
@@ -214,7 +221,8 @@ class StoryRunner:
             if plan.sampling.n > 1:
                 outcome = await self._narrate_choices(channel, plan)
             else:
-                outcome = await self._narrate_stream(channel, plan)
+                async with self.bot.unfinished.track("narration", story_id, plan.story.channel_id) as tracker:
+                    outcome = await self._narrate_stream(channel, plan, tracker.placed)
         except EngineError as exc:
             outcome = await self.service.fail_narration(story_id, describe(exc) or "The narrator stumbled.")
         except discord.HTTPException:
@@ -226,10 +234,12 @@ class StoryRunner:
         if outcome.turn is not None and outcome.turn.kind == "narrator" and outcome.story.phase != "ended":
             self._spawn(self.service.refresh_summary(story_id), f"story-{story_id}-summary")
 
-    async def _narrate_stream(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:
+    async def _narrate_stream(
+        self, channel: discord.abc.Messageable, plan: NarrationPlan, on_message: OnMessage | None = None
+    ) -> Outcome:
         """Stream one continuation into a new message. If the model wrote nothing usable (a small model
         sometimes only echoes its prompt or starts speaking for a player), it gets one more try."""
-        sink = ChannelSink(channel)
+        sink = ChannelSink(channel, on_message=on_message)
         stream = renderer(sink, narrator_header(plan.story))
         try:
             for attempt in range(2):
@@ -263,26 +273,48 @@ class StoryRunner:
     async def _narrate_choices(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:
         """Several continuations to vote on. A small model sometimes repeats itself or writes nothing
         usable, so it gets one more go before the story falls back to a single continuation."""
-        notice = await channel.send("🪶 *The narrator is imagining possible futures…*", allowed_mentions=NO_PINGS)
         texts: list[str] = []
         truncated = False
-        try:
-            for _ in range(2):
-                completion = await self.bot.engine.complete(
-                    plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
-                )
-                texts += completion.texts
-                truncated = truncated or "length" in completion.finish_reasons
-                if len(self.service.narration_options(plan, texts, truncated)) >= 2:
-                    break
-        finally:
-            await _quietly(notice.delete())
+        async with self.bot.unfinished.track("notice", plan.story.id, plan.story.channel_id) as tracker:
+            notice = await channel.send(IMAGINING, allowed_mentions=NO_PINGS)
+            await tracker.placed(notice.id)
+            try:
+                for _ in range(2):
+                    completion = await self.bot.engine.complete(
+                        plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
+                    )
+                    texts += completion.texts
+                    truncated = truncated or "length" in completion.finish_reasons
+                    if len(self.service.narration_options(plan, texts, truncated)) >= 2:
+                        break
+            finally:
+                await _quietly(notice.delete())
         outcome = await self.service.complete_narration(plan, texts, truncated=truncated)
         if outcome.turn is not None and outcome.turn.kind == "narrator":  # no vote after all: show it
             await channel.send(
                 f"{narrator_header(plan.story)}{echo(outcome.turn.text)}"[:2000], allowed_mentions=NO_PINGS
             )
         return outcome
+
+    async def _tidy(self, record: Unfinished) -> None:
+        """After a restart: a narration cut off mid-stream says so; a leftover notice goes."""
+        notice = record.kind == "notice"
+
+        def unfinished(message: discord.Message) -> bool:
+            return message.content == IMAGINING if notice else interrupted(message.content, INTERRUPTED) is not None
+
+        channel = self.bot.get_partial_messageable(record.channel_id)
+        try:
+            message = await own_message(
+                channel, record.message_id, bot_id=self.bot.user.id, since=record.started_at, matches=unfinished
+            )
+            if message is not None and notice:
+                await message.delete()
+            elif message is not None and (content := interrupted(message.content, INTERRUPTED)):
+                await message.edit(content=content, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.warning("could not mark an interrupted message in channel %s", record.channel_id, exc_info=True)
+        await self.bot.unfinished.forget(record.id)
 
     # --- helpers ------------------------------------------------------------------------------------
     async def channel(self, channel_id: int) -> discord.abc.Messageable | None:

@@ -1,7 +1,8 @@
 """The bot stopped at the worst moment, then restarted on the same database file through the loopback Discord.
 
-A vote posted but not yet stored, or stored but not yet posted: after the restart the channel must
-never show live buttons that answer "this vote is closed".
+A vote posted but not yet stored, a narration and a poem cut off mid-stream: after the restart the
+channel must never show live buttons that answer "this vote is closed", nor claim work that will not
+finish ("still writing…").
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import asyncio
 
 from bot.moderation import Actor
 from bot.story_rules import StoryOptions
+from bot.streaming import WRITING
 from storage.stories import Story
 from tests.e2e.conftest import BotHandle, World
-from tests.e2e.test_stories import add, answer
+from tests.e2e.test_stories import NARRATOR, add, answer, start_story
 from tests.fakediscord import Channel, FakeDiscord, Message, User
+from tests.support.engine_proxy import EngineProxy
 
 
 def vote_messages(fake: FakeDiscord, channel: Channel) -> list[Message]:
@@ -93,3 +96,33 @@ async def opened(taleweaver: BotHandle, world: World, *others: User) -> Story:
 
 def _result(fake: FakeDiscord, channel: Channel) -> Message | None:
     return next((m for m in fake.messages(channel) if m.content.startswith("🗳️ Option 2 wins")), None)
+
+
+INTERRUPTED = "⚠️ *Interrupted: the bot restarted before"
+
+
+async def test_a_narration_and_a_poem_cut_off_by_a_restart_say_so(
+    fake: FakeDiscord, world: World, taleweaver: BotHandle, proxy: EngineProxy
+) -> None:
+    chan, alice = world.channel, world.alice
+    proxy.mode, proxy.cut_after = "stall", 6  # every generation writes a little, then hangs
+    await start_story(fake, chan, alice, [])
+    poem_ix = await fake.invoke(alice, world.other_channel, "poem", topic="the sea", form="sonnet")
+    await poem_ix.wait_acknowledged(timeout=3)
+
+    def writing(channel: Channel) -> Message | None:
+        return next((m for m in fake.messages(channel) if m.author.bot and WRITING in m.content), None)
+
+    narration = await fake.wait_for(lambda: writing(chan), timeout=120, what="the narration streaming")
+    poem = await fake.wait_for(lambda: writing(world.other_channel), timeout=120, what="the poem streaming")
+    assert narration.content.startswith(NARRATOR) and poem.content.startswith("**Sonnet**")
+    proxy.mode = "pass"
+
+    await taleweaver.restart()
+
+    cut_narration, cut_poem = fake.message_by_id[narration.id], fake.message_by_id[poem.id]
+    for message in (cut_narration, cut_poem):
+        assert WRITING not in message.content and INTERRUPTED in message.content, message.content
+    assert cut_narration.content.startswith(NARRATOR) and "Nothing was saved" in cut_narration.content
+    assert cut_poem.content.startswith("**Sonnet** · *the sea*")
+    assert [c.split(":")[1] for c in cut_poem.custom_ids] == ["regen", "another"], "the poem can be written again"

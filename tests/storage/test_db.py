@@ -217,10 +217,14 @@ async def _write_v3(conn: aiosqlite.Connection) -> None:
 
 
 async def _write_v4(conn: aiosqlite.Connection) -> None:
-    # 0004 records when a vote was opened.
+    # 0004 records when a vote was opened, and the messages the bot is still writing into.
     await conn.execute(
         "INSERT INTO story_votes (story_id, round, options, deadline, message_id, created_at) "
         'VALUES (1, 2, \'["a", "b"]\', 99.0, NULL, 9.5)'
+    )
+    await conn.execute(
+        "INSERT INTO unfinished_messages (kind, ref_id, channel_id, message_id, interaction_token, started_at) "
+        "VALUES ('narration', 1, 30, 123, NULL, 9.75)"
     )
 
 

@@ -72,6 +72,7 @@ class Outcome:
     skipped: Player | None = None
     narrate: bool = False  # a narration is due now
     vote: Vote | None = None  # a vote was opened
+    cancelled_vote: Vote | None = None  # an open vote was closed without a winner (retry, end)
     player: Player | None = None  # the player who acted, if one did
     note: str = ""  # something to tell the channel
 
@@ -337,11 +338,8 @@ class StoryService:
             by_moderator = await self._require_player_or_control(conn, story, actor)
             if story.phase in ("lobby", "narrating") or story.paused:
                 raise Conflict(f"There is nothing to retry while the story is {_phase_words(story)}.")
-            if story.phase == "voting":
-                vote = await vote_repo.open_for(conn, story.id)
-                if vote:
-                    await vote_repo.close(conn, vote.id, None, self._now())
-            elif story.phase == "turns":
+            cancelled = await self._cancel_vote(conn, story) if story.phase == "voting" else None
+            if story.phase == "turns":
                 last = await turn_repo.last(conn, story.id)
                 if last is None or last.kind != "narrator":
                     raise Conflict(
@@ -351,7 +349,7 @@ class StoryService:
                 story = await repo.update(conn, story.id, round=last.round)
             story = await repo.update(conn, story.id, phase="narrating", deadline=None)
             await self._audit(conn, by_moderator, story, actor, "story.retry")
-        return Outcome(story, narrate=True)
+        return Outcome(story, narrate=True, cancelled_vote=cancelled)
 
     async def narrate_now(self, channel_id: int, actor: Actor) -> Outcome:
         async with self._db.transaction() as conn:
@@ -424,15 +422,14 @@ class StoryService:
                 return Outcome(story, narrate=True)
             return await self._advance(conn, story, resuming=True)
 
-    async def end(self, channel_id: int, actor: Actor) -> Story:
+    async def end(self, channel_id: int, actor: Actor) -> Outcome:
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
             by_moderator = await self._require_control(story, actor, "end the story")
             await self._audit(conn, by_moderator, story, actor, "story.end")
-            vote = await vote_repo.open_for(conn, story.id)
-            if vote:
-                await vote_repo.close(conn, vote.id, None, self._now())
-            return await repo.update(conn, story.id, phase="ended", ended_at=self._now(), deadline=None)
+            cancelled = await self._cancel_vote(conn, story)
+            story = await repo.update(conn, story.id, phase="ended", ended_at=self._now(), deadline=None)
+        return Outcome(story, cancelled_vote=cancelled)
 
     async def set_note(self, channel_id: int, actor: Actor, note: str) -> Story:
         note = clean_input(note, field="author's note", max_length=NOTE_LIMIT, min_length=0)
@@ -581,6 +578,14 @@ class StoryService:
         story = await repo.update(conn, story.id, phase="narrating")
         outcome = await self._add_narration(conn, story, vote.options[winner], ending=ending)
         return VoteResult(replace(vote, winner=winner, closed_at=self._now()), winner, tally, outcome)
+
+    async def _cancel_vote(self, conn: aiosqlite.Connection, story: Story) -> Vote | None:
+        """Close the story's open vote without a winner; returns it as closed (its message must say so)."""
+        vote = await vote_repo.open_for(conn, story.id)
+        if vote is None:
+            return None
+        await vote_repo.close(conn, vote.id, None, self._now())
+        return replace(vote, closed_at=self._now())
 
     async def _current(self, conn: aiosqlite.Connection, story: Story, players: list[Player]) -> Player | None:
         return whose_turn(story, players, await turn_repo.in_round(conn, story.id, story.round))

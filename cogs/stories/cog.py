@@ -209,12 +209,12 @@ class Stories(commands.Cog):
 
     @story.command(name="end", description="End the story and post the whole of it as a file.")
     async def end(self, interaction: discord.Interaction) -> None:
-        story = await self.service.end(interaction.channel_id, actor_of(interaction))
-        self.runner.cancel(story.id)
+        outcome = await self.service.end(interaction.channel_id, actor_of(interaction))
+        self.runner.cancel(outcome.story.id)
         await interaction.response.send_message(
             f"🏁 <@{interaction.user.id}> ended the story.", allowed_mentions=NO_PINGS
         )
-        await self.runner.post_ending(interaction.channel, story)
+        await self.runner.apply(outcome)  # closes a vote it cut short, then posts the ending
 
     @story.command(name="note", description="Set the author's note that steers the narrator (empty clears it).")
     @app_commands.describe(text="e.g. 'Keep it light-hearted' or 'A storm is coming'")

@@ -91,6 +91,8 @@ class StoryRunner:
             result = result.outcome
         story = result.story
         channel = await self.channel(story.channel_id)
+        if channel is not None and result.cancelled_vote is not None:
+            await self._close_vote_message(channel, story, result.cancelled_vote)
         if channel is not None:
             await self._announce(channel, result)
         if story.phase == "ended":
@@ -159,20 +161,21 @@ class StoryRunner:
         except discord.HTTPException:
             log.warning("could not restore the vote message of story %s", story.id, exc_info=True)
 
+    async def _close_vote_message(self, channel: discord.abc.Messageable, story: Story, vote: Vote) -> None:
+        try:
+            message = await self._vote_message(channel, vote)
+            if message is not None:
+                closed = vote_view(vote.id, len(vote.options), closed=True)
+                await message.edit(embed=vote_embed(story, vote, 0, 0), view=closed)
+        except discord.HTTPException:
+            log.info("could not update the vote message of story %s", story.id)
+
     async def _announce_vote_result(self, result: VoteResult) -> None:
         story = result.outcome.story
         channel = await self.channel(story.channel_id)
         if channel is None:
             return
-        try:
-            message = await self._vote_message(channel, result.vote)
-            if message is not None:
-                await message.edit(
-                    embed=vote_embed(story, result.vote, 0, 0),
-                    view=vote_view(result.vote.id, len(result.vote.options), closed=True),
-                )
-        except discord.HTTPException:
-            log.info("could not update the vote message of story %s", story.id)
+        await self._close_vote_message(channel, story, result.vote)
         text = echo(result.vote.options[result.winner])
         await channel.send(
             f"{vote_result(result.winner, result.tally)}\n\n📖 **The narrator**\n\n{text}"[:2000],

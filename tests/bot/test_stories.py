@@ -625,6 +625,7 @@ async def test_retry_during_a_vote_cancels_it(service: StoryService, db: Databas
     vote = outcome.vote
     retried = await service.retry(CHANNEL, actor(BO))
     assert retried.narrate and (retried.story.phase, retried.story.round) == ("narrating", 1)
+    assert retried.cancelled_vote is not None and retried.cancelled_vote.id == vote.id, "its message is closed"
     with pytest.raises(Conflict, match="closed"):
         await service.cast_vote(vote.id, ADA, 0)
     assert await service.close_vote(vote.id) is None
@@ -754,8 +755,11 @@ async def test_end_closes_the_story_and_its_vote(service: StoryService, db: Data
     with pytest.raises(NotAllowed, match="end the story"):
         await service.end(CHANNEL, actor(BO))
     clock.now += 10
-    ended = await service.end(CHANNEL, actor(OUTSIDER, manage=True))
+    result = await service.end(CHANNEL, actor(OUTSIDER, manage=True))
+    ended = result.story
     assert (ended.phase, ended.ended_at, ended.deadline) == ("ended", clock.now, None)
+    assert result.cancelled_vote is not None and result.cancelled_vote.id == outcome.vote.id
+    assert result.cancelled_vote.closed_at == clock.now, "the runner closes its message: it must read as closed"
     with pytest.raises(Conflict, match="closed"):
         await service.cast_vote(outcome.vote.id, ADA, 0)
     with pytest.raises(NotFound):

@@ -81,6 +81,23 @@ async def test_a_vote_stored_but_never_posted_is_posted_after_the_restart(
     assert is_closed(fake.message_by_id[posted.id])
 
 
+async def test_a_vote_cut_short_by_the_end_of_the_story_closes_its_message(
+    fake: FakeDiscord, world: World, taleweaver: BotHandle
+) -> None:
+    """Not a crash, the same symptom: /story end (or retry) closed the vote but left its buttons live."""
+    chan, alice = world.channel, world.alice
+    story = await opened(taleweaver, world, world.bob)
+    assert taleweaver.bot is not None
+    await taleweaver.bot.stories.add_turn(chan.id, alice.id, "I lift the lantern.")
+    await taleweaver.bot.stories.complete_narration(await taleweaver.bot.stories.plan_narration(story.id), ["A", "B"])
+    await taleweaver.restart()  # the restored vote is posted (see above)
+    [vote] = vote_messages(fake, chan)
+
+    assert "ended the story" in await answer(await fake.invoke(alice, chan, "story end"))
+    await fake.wait_for(lambda: any(m.content.startswith("🏁 **The End**") for m in fake.messages(chan)), timeout=30)
+    assert is_closed(fake.message_by_id[vote.id])
+
+
 async def opened(taleweaver: BotHandle, world: World, *others: User) -> Story:
     """alice's free-mode story with group choice, past its opening, made through the real service
     (with a set opening: the engine's time goes to what the test is about)."""

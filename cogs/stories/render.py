@@ -10,6 +10,7 @@ from storage.stories import Player, Story
 from storage.votes import Vote
 
 COLOUR = discord.Colour.dark_teal()
+NARRATOR = "📖 **The narrator**"
 PHASES = {
     "lobby": "🚪 Gathering players",
     "turns": "✍️ Players' turns",
@@ -103,7 +104,7 @@ def turn_message(name: str, story: Story, text: str) -> str:
 
 def narrator_header(story: Story) -> str:
     label = "Prologue" if story.round == 0 else f"Round {story.round}"
-    return f"📖 **The narrator** · {label}\n\n"
+    return f"{NARRATOR} · {label}\n\n"
 
 
 def _duration(seconds: int) -> str:

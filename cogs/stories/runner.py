@@ -27,7 +27,7 @@ from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
 from bot.story_prompts import clean_narration
 from bot.streaming import StreamRenderer, interrupted
 from bot.text import echo, quote
-from cogs.stories.render import narrator_header, vote_embed, vote_result
+from cogs.stories.render import NARRATOR, narrator_header, vote_embed, vote_result
 from cogs.stories.views import vote_view
 from cogs.ui import NO_PINGS, ChannelSink, OnMessage, custom_ids, own_message, renderer
 from storage.stories import Story
@@ -303,8 +303,10 @@ class StoryRunner:
         """After a restart: a narration cut off mid-stream says so; a leftover notice goes."""
         notice = record.kind == "notice"
 
-        def unfinished(message: discord.Message) -> bool:
-            return message.content == IMAGINING if notice else interrupted(message.content, INTERRUPTED) is not None
+        def unfinished(message: discord.Message) -> bool:  # a narration, not a poem in the same channel
+            if notice:
+                return message.content == IMAGINING
+            return message.content.startswith(NARRATOR) and interrupted(message.content, INTERRUPTED) is not None
 
         channel = self.bot.get_partial_messageable(record.channel_id)
         try:

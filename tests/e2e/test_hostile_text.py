@@ -11,9 +11,11 @@ import json
 import re
 from collections.abc import Iterator
 
+from bot.moderation import Actor
 from tests.e2e.conftest import BotHandle, World
-from tests.e2e.test_stories import answer, wait_narrations, wait_turn_ping
+from tests.e2e.test_stories import answer, wait_turn_ping
 from tests.fakediscord import Channel, FakeDiscord, Message
+from tests.support.engine_proxy import EngineProxy
 
 BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 ARABIC, HEBREW = "نادية", "שָׁלוֹם"
@@ -42,8 +44,11 @@ def unmeant(text: str, players: set[int]) -> list[str]:
 
 
 async def test_hostile_names_and_text_reach_no_message_raw(
-    fake: FakeDiscord, world: World, taleweaver: BotHandle
+    fake: FakeDiscord, world: World, taleweaver: BotHandle, proxy: EngineProxy
 ) -> None:
+    """The narrator is not what is under test: its opening is set (hostile too), so a busy machine's
+    slow engine does not decide the outcome. Model text is echoed by the same helper (test_streaming)."""
+    assert taleweaver.bot is not None
     chan, role = world.channel, world.keepers
     victim = world.cara  # never plays: any mention of her is echoed user text
     eve = fake.add_user("eve", global_name="@everyone")  # the starter joins under her display name
@@ -61,8 +66,13 @@ async def test_hostile_names_and_text_reach_no_message_raw(
     assert "joins the story as **Nadiaeman laer**" in await answer(joined)
     joined = await fake.invoke(ada, chan, "story join", character=f"{ARABIC}\u2067 <@{victim.id}>\u2069")
     assert f"joins the story as **{ARABIC} <\u200b@{victim.id}" in await answer(joined)
+    proxy.mode = "refuse"  # the engine's opening fails at once; the set one below takes its place
     await (await fake.click(eve, fake.message_by_id[lobby.id], label="Start")).wait_acknowledged()
-    await wait_narrations(fake, chan, 1)
+    await fake.wait_for(lambda: any("/story retry" in m.content for m in fake.messages(chan)), timeout=60)
+    service, runner = taleweaver.bot.stories, taleweaver.bot.get_cog("Stories").runner  # type: ignore[union-attr]
+    retried = await service.retry(chan.id, Actor.of(eve.id, world.guild.id, False, ()))
+    opening = f"The lamps dim. {hostile} {HEBREW}."
+    await runner.apply(await service.complete_narration(await service.plan_narration(retried.story.id), [opening]))
 
     early = await fake.invoke(bob, chan, "story add", text="Out of turn!")
     assert "waiting for **@\u200beveryone**" in await answer(early)

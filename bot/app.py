@@ -19,7 +19,9 @@ from bot.moderation import ModerationService
 from bot.poems import PoemService
 from bot.settings import Settings
 from bot.stories import StoryService
+from bot.text import echo
 from bot.tokens import load_counter
+from bot.unfinished import UnfinishedMessages
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class Taleweaver(commands.Bot):
             narration_tokens=settings.narration_tokens,
         )
         self.lore = LoreService(db, self.moderation)
+        self.unfinished = UnfinishedMessages(db)
         self.started_at = time.monotonic()
         self.tree.on_error = self.on_app_command_error
 
@@ -106,7 +109,11 @@ class Taleweaver(commands.Bot):
 
 
 async def send_private(interaction: discord.Interaction, content: str) -> None:
-    """Reply only the user can see, whatever state the interaction is in. Never raises."""
+    """Reply only the user can see, whatever state the interaction is in. Never raises.
+
+    Error messages often quote what the user typed, so the whole message is echoed safely.
+    """
+    content = echo(content)
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(content, ephemeral=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from bot.text import echo
 from storage.stories import Player, Story
 from storage.turns import Turn
 
@@ -25,9 +26,14 @@ def filename_for(story: Story, fmt: str) -> str:
 
 
 def export_story(story: Story, players: list[Player], turns: list[Turn], fmt: str, model: str = "") -> ExportFile:
+    """Every user- and model-written string goes through `echo`: a file is read in Discord's viewer too."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     md = fmt == "markdown"
+    filename = filename_for(story, fmt)
+    story = replace(story, title=echo(story.title), genre=echo(story.genre), premise=echo(story.premise))
+    players = [replace(p, name=echo(p.name)) for p in players]
+    turns = [replace(t, text=echo(t.text)) for t in turns]
     names = {p.user_id: p.name for p in players}
     counts: dict[int, int] = {}
     for turn in turns:
@@ -59,7 +65,7 @@ def export_story(story: Story, players: list[Player], turns: list[Turn], fmt: st
     out.append(f"- {_md(narrator)}" if md else f"  {narrator}")
     if story.ended_at is None:
         out += ["", _para("(This story is still being told.)", md)]
-    return ExportFile(filename_for(story, fmt), ("\n".join(out).rstrip() + "\n").encode("utf-8"))
+    return ExportFile(filename, ("\n".join(out).rstrip() + "\n").encode("utf-8"))
 
 
 def _cast(players: list[Player]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.errors import NotAllowed
 from storage import guilds
 from storage.db import Database
 from storage.guilds import AuditEntry, GuildSettings
@@ -40,6 +41,11 @@ class ModerationService:
         return role is not None and role in actor.role_ids
 
     async def set_moderator_role(self, actor: Actor, role_id: int | None) -> None:
+        if role_id == actor.guild_id:  # Discord gives the @everyone role the server's own id
+            raise NotAllowed(
+                "@everyone cannot be the moderator role: every member of the server would moderate Taleweaver. "
+                "Pick a role that only your moderators have."
+            )
         async with self._db.transaction() as conn:
             before = (await guilds.get_settings(conn, actor.guild_id)).moderator_role_id
             await guilds.set_moderator_role(conn, actor.guild_id, role_id)

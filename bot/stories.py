@@ -45,8 +45,9 @@ from bot.story_rules import (
     whose_turn,
     word_count,
 )
-from bot.text import clean_input
+from bot.text import clean_input, quote
 from bot.tokens import EstimatingCounter, TokenCounter
+from storage import guilds
 from storage import stories as repo
 from storage import turns as turn_repo
 from storage import votes as vote_repo
@@ -71,6 +72,7 @@ class Outcome:
     skipped: Player | None = None
     narrate: bool = False  # a narration is due now
     vote: Vote | None = None  # a vote was opened
+    cancelled_vote: Vote | None = None  # an open vote was closed without a winner (retry, end)
     player: Player | None = None  # the player who acted, if one did
     note: str = ""  # something to tell the channel
 
@@ -187,12 +189,13 @@ class StoryService:
     async def begin(self, story_id: int, actor: Actor) -> Outcome:
         async with self._db.transaction() as conn:
             story = await self._story(conn, story_id)
-            await self._require_control(story, actor, "start the story")
+            by_moderator = await self._require_control(story, actor, "start the story")
             if story.phase != "lobby":
                 raise Conflict("This story has already started.")
             if not await repo.players(conn, story.id):
                 raise Conflict("Nobody has joined yet.")
             story = await repo.update(conn, story.id, phase="narrating", round=0)
+            await self._audit(conn, by_moderator, story, actor, "story.start")
         return Outcome(story, narrate=True)
 
     # --- turns --------------------------------------------------------------------------------------
@@ -206,7 +209,7 @@ class StoryService:
                 raise NotAllowed("You are not in this story. Press **Join** on the lobby message or use `/story join`.")
             current = await self._current(conn, story, players)
             if story.round_robin and (current is None or current.user_id != user_id):
-                waiting_for = f"**{current.name}**" if current else "the narrator"
+                waiting_for = f"**{quote(current.name, 40)}**" if current else "the narrator"
                 raise NotAllowed(f"It is not your turn yet: the story is waiting for {waiting_for}.")
             turn = await turn_repo.add(
                 conn, story.id, round=story.round, kind="player", author_id=user_id, text=text,
@@ -253,7 +256,7 @@ class StoryService:
     async def undo(self, channel_id: int, actor: Actor) -> Outcome:
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
-            await self._require_control(story, actor, "undo turns")
+            by_moderator = await self._require_control(story, actor, "undo turns")
             if story.phase in ("narrating", "voting", "lobby"):
                 raise Conflict(f"Nothing can be undone while the story is {_phase_words(story)}.")
             last = await turn_repo.last(conn, story.id)
@@ -262,6 +265,7 @@ class StoryService:
             if last.seq <= story.summary_upto:  # its seq would be reused by a turn the prompt then skips
                 raise Conflict("That part is already folded into the story's summary, so it can no longer be undone.")
             await turn_repo.delete(conn, last.id)
+            await self._audit(conn, by_moderator, story, actor, "story.undo", turn=last.seq, author=last.author_id)
             if last.kind == "narrator":
                 story = await repo.update(conn, story.id, round=last.round, phase="held", deadline=None)
                 note = (
@@ -309,7 +313,7 @@ class StoryService:
                 return Outcome(plan.story, note="The story moved on while the narrator wrote; nothing was saved.")
             if len(options) > 1:
                 deadline = self._now() + vote_seconds(story)
-                vote = await vote_repo.create(conn, story.id, story.round, options, deadline)
+                vote = await vote_repo.create(conn, story.id, story.round, options, deadline, self._now())
                 story = await repo.update(conn, story.id, phase="voting", deadline=deadline)
                 return Outcome(story, vote=vote)
             return await self._add_narration(conn, story, options[0], ending=plan.kind == "ending")
@@ -331,14 +335,11 @@ class StoryService:
     async def retry(self, channel_id: int, actor: Actor) -> Outcome:
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
-            await self._require_player_or_control(conn, story, actor)
+            by_moderator = await self._require_player_or_control(conn, story, actor)
             if story.phase in ("lobby", "narrating") or story.paused:
                 raise Conflict(f"There is nothing to retry while the story is {_phase_words(story)}.")
-            if story.phase == "voting":
-                vote = await vote_repo.open_for(conn, story.id)
-                if vote:
-                    await vote_repo.close(conn, vote.id, None, self._now())
-            elif story.phase == "turns":
+            cancelled = await self._cancel_vote(conn, story) if story.phase == "voting" else None
+            if story.phase == "turns":
                 last = await turn_repo.last(conn, story.id)
                 if last is None or last.kind != "narrator":
                     raise Conflict(
@@ -347,12 +348,13 @@ class StoryService:
                 await turn_repo.delete(conn, last.id)
                 story = await repo.update(conn, story.id, round=last.round)
             story = await repo.update(conn, story.id, phase="narrating", deadline=None)
-        return Outcome(story, narrate=True)
+            await self._audit(conn, by_moderator, story, actor, "story.retry")
+        return Outcome(story, narrate=True, cancelled_vote=cancelled)
 
     async def narrate_now(self, channel_id: int, actor: Actor) -> Outcome:
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
-            await self._require_player_or_control(conn, story, actor)
+            by_moderator = await self._require_player_or_control(conn, story, actor)
             if story.round_robin:
                 raise Conflict(
                     "In round-robin mode the narrator answers after each round. Use `/story retry` to redo it."
@@ -361,6 +363,7 @@ class StoryService:
             if not contributions(await turn_repo.in_round(conn, story.id, story.round)):
                 raise Conflict("Nobody has written since the narrator's last part. Add a turn first.")
             story = await repo.update(conn, story.id, phase="narrating", deadline=None)
+            await self._audit(conn, by_moderator, story, actor, "story.narrate")
         return Outcome(story, narrate=True)
 
     # --- votes --------------------------------------------------------------------------------------
@@ -395,17 +398,19 @@ class StoryService:
     async def pause(self, channel_id: int, actor: Actor) -> Story:
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
-            await self._require_control(story, actor, "pause the story")
+            by_moderator = await self._require_control(story, actor, "pause the story")
             if story.paused or story.phase == "lobby":
                 raise Conflict("The story is already paused." if story.paused else "The story has not started.")
+            await self._audit(conn, by_moderator, story, actor, "story.pause")
             return await repo.update(conn, story.id, paused=1, deadline=None)
 
     async def resume(self, channel_id: int, actor: Actor) -> Outcome:
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
-            await self._require_control(story, actor, "resume the story")
+            by_moderator = await self._require_control(story, actor, "resume the story")
             if not story.paused:
                 raise Conflict("The story is not paused.")
+            await self._audit(conn, by_moderator, story, actor, "story.resume")
             story = await repo.update(conn, story.id, paused=0)
             if story.phase == "voting":
                 deadline = self._now() + vote_seconds(story)
@@ -417,37 +422,42 @@ class StoryService:
                 return Outcome(story, narrate=True)
             return await self._advance(conn, story, resuming=True)
 
-    async def end(self, channel_id: int, actor: Actor) -> Story:
+    async def end(self, channel_id: int, actor: Actor) -> Outcome:
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
-            await self._require_control(story, actor, "end the story")
-            vote = await vote_repo.open_for(conn, story.id)
-            if vote:
-                await vote_repo.close(conn, vote.id, None, self._now())
-            return await repo.update(conn, story.id, phase="ended", ended_at=self._now(), deadline=None)
+            by_moderator = await self._require_control(story, actor, "end the story")
+            await self._audit(conn, by_moderator, story, actor, "story.end")
+            cancelled = await self._cancel_vote(conn, story)
+            story = await repo.update(conn, story.id, phase="ended", ended_at=self._now(), deadline=None)
+        return Outcome(story, cancelled_vote=cancelled)
 
     async def set_note(self, channel_id: int, actor: Actor, note: str) -> Story:
         note = clean_input(note, field="author's note", max_length=NOTE_LIMIT, min_length=0)
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
-            await self._require_control(story, actor, "change the author's note")
+            by_moderator = await self._require_control(story, actor, "change the author's note")
+            await self._audit(conn, by_moderator, story, actor, "story.note", note=note)
             return await repo.update(conn, story.id, author_note=note)
 
     async def pin(self, channel_id: int, actor: Actor, fact: str) -> repo.Pin:
         fact = clean_input(fact, field="fact", max_length=PIN_LIMIT)
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
-            await self._require_player_or_control(conn, story, actor)
+            by_moderator = await self._require_player_or_control(conn, story, actor)
             if len(await repo.pins(conn, story.id)) >= MAX_PINS:
                 raise Conflict(f"A story can pin at most {MAX_PINS} facts; `/story unpin` one first.")
-            return await repo.add_pin(conn, story.id, actor.user_id, fact, self._now())
+            pin = await repo.add_pin(conn, story.id, actor.user_id, fact, self._now())
+            await self._audit(conn, by_moderator, story, actor, "story.pin", pin=pin.id, fact=fact)
+            return pin
 
     async def unpin(self, channel_id: int, actor: Actor, pin_id: int) -> None:
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
-            await self._require_player_or_control(conn, story, actor)
-            if not await repo.remove_pin(conn, story.id, pin_id):
+            by_moderator = await self._require_player_or_control(conn, story, actor)
+            removed = await repo.remove_pin(conn, story.id, pin_id)
+            if removed is None:
                 raise NotFound(f"This story has no pinned fact #{pin_id}. `/story pins` lists them.")
+            await self._audit(conn, by_moderator, story, actor, "story.unpin", pin=pin_id, fact=removed.text)
 
     # --- reading ------------------------------------------------------------------------------------
     async def view(self, channel_id: int) -> StoryView:
@@ -569,6 +579,14 @@ class StoryService:
         outcome = await self._add_narration(conn, story, vote.options[winner], ending=ending)
         return VoteResult(replace(vote, winner=winner, closed_at=self._now()), winner, tally, outcome)
 
+    async def _cancel_vote(self, conn: aiosqlite.Connection, story: Story) -> Vote | None:
+        """Close the story's open vote without a winner; returns it as closed (its message must say so)."""
+        vote = await vote_repo.open_for(conn, story.id)
+        if vote is None:
+            return None
+        await vote_repo.close(conn, vote.id, None, self._now())
+        return replace(vote, closed_at=self._now())
+
     async def _current(self, conn: aiosqlite.Connection, story: Story, players: list[Player]) -> Player | None:
         return whose_turn(story, players, await turn_repo.in_round(conn, story.id, story.round))
 
@@ -603,14 +621,28 @@ class StoryService:
         if story.phase != "turns":
             raise Conflict(f"You cannot add a turn while the story is {_phase_words(story)}.")
 
-    async def _require_control(self, story: Story, actor: Actor, what: str) -> None:
-        if actor.user_id != story.starter_id and not await self._moderation.is_moderator(actor):
+    async def _require_control(self, story: Story, actor: Actor, what: str) -> bool:
+        """The starter may; so may a moderator. True when it takes a moderator's rights (then it is audited)."""
+        if actor.user_id == story.starter_id:
+            return False
+        if not await self._moderation.is_moderator(actor):
             raise NotAllowed(f"Only the person who started this story, or a moderator, can {what}.")
+        return True
 
-    async def _require_player_or_control(self, conn: aiosqlite.Connection, story: Story, actor: Actor) -> None:
+    async def _require_player_or_control(self, conn: aiosqlite.Connection, story: Story, actor: Actor) -> bool:
         if any(p.user_id == actor.user_id for p in await repo.players(conn, story.id)):
-            return
-        await self._require_control(story, actor, "do that")
+            return False
+        return await self._require_control(story, actor, "do that")
+
+    async def _audit(
+        self, conn: aiosqlite.Connection, by_moderator: bool, story: Story, actor: Actor, action: str, **detail: object
+    ) -> None:
+        """A moderator acting on someone else's story is recorded, in the same transaction as the change."""
+        if by_moderator:
+            await guilds.audit(
+                conn, story.guild_id, actor.user_id, action,
+                channel=story.channel_id, starter=story.starter_id, title=story.title, **detail,
+            )  # fmt: skip
 
     def _name(self, name: str) -> str:
         return clean_input(name, field="character name", max_length=NAME_LIMIT, multiline=False)

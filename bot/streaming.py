@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from bot.text import MESSAGE_LIMIT, defuse_mentions, split_message
+from bot.text import MESSAGE_LIMIT, echo, split_message
 
 WRITING = "✍️ *still writing…*"
 STATUS_ROOM = 160  # kept free on every page, so page breaks do not move when the status line changes
 WAITING = "⏳ *waiting for the storyteller…*"
+QUEUED = "⏳ *the storyteller is busy: you are #{position} in line…*"
 
 
 class MessageSink(Protocol):
@@ -56,7 +57,7 @@ class StreamRenderer:
     async def queued(self, position: int) -> None:
         """Show the place in line until the first words arrive."""
         if position > 1 and not self.text:
-            self._status = f"⏳ *the storyteller is busy: you are #{position} in line…*"
+            self._status = QUEUED.format(position=position)
             await self._render(force=True)
 
     async def update(self, text: str) -> None:
@@ -91,7 +92,18 @@ class StreamRenderer:
     def pages(self) -> list[str]:
         """The messages as they should look now: header + text split at the limit, status on the last."""
         status = f"\n\n{self._status[: STATUS_ROOM - 2]}" if self._status else ""
-        body = defuse_mentions(self._header + self.text)
+        body = echo(self._header + self.text)
         pages = split_message(body, self._limit - STATUS_ROOM) or [""]
         pages[-1] = (pages[-1].rstrip() + status).strip() or "…"
         return pages
+
+
+def interrupted(content: str, note: str) -> str | None:
+    """`content` with its "still writing" (or waiting) status replaced by `note`.
+
+    None if the message claims no unfinished work: it was finished, or it is not a stream's last page.
+    """
+    body, _, status = content.rpartition("\n\n")
+    if status not in (WRITING, WAITING) and not status.startswith(QUEUED.split("{")[0]):
+        return None
+    return f"{body}\n\n{note}".strip()

@@ -10,11 +10,13 @@ import unicodedata
 
 MESSAGE_LIMIT = 2000
 
+# Bidirectional controls (marks, embeddings, overrides, isolates): they make echoed text read backwards
+# ("\u202e" turns "Nadia eman laer" around) and leak out of the name they came in. Right-to-left
+# letters (Arabic, Hebrew) need none of them to display right, so they are removed, never the letters.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI = dict.fromkeys(map(ord, BIDI_CONTROLS), None)
 # Zero-width and direction-control characters: invisible, so a "non-empty" text made of them is empty.
-_INVISIBLE_CHARS = (
-    "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"  # zero-width, soft hyphen
-    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # direction controls
-)
+_INVISIBLE_CHARS = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e" + BIDI_CONTROLS  # zero-width, soft hyphen
 _INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE_CHARS), None)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
@@ -34,11 +36,11 @@ def visible_length(text: str) -> int:
 
 
 def clean_input(text: str | None, *, field: str, max_length: int, min_length: int = 1, multiline: bool = True) -> str:
-    """Normalize user text (NFC, no control characters, trimmed) and check its length.
+    """Normalize user text (NFC, no control or bidirectional-control characters, trimmed) and check its length.
 
     Zero-width characters are kept inside the text (they join emoji) but do not count as content.
     """
-    text = unicodedata.normalize("NFC", text or "")
+    text = strip_bidi(unicodedata.normalize("NFC", text or ""))
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _MANY_NEWLINES.sub("\n\n", text) if multiline else " ".join(text.split())
     text = text.strip().strip(_INVISIBLE_CHARS).strip()
@@ -61,7 +63,21 @@ def defuse_mentions(text: str) -> str:
     and it keeps the text from *looking* like a ping to readers.
     """
     text = _MASS_MENTION.sub(lambda m: "@\u200b" + m.group(1), text)
-    return _ROLE_MENTION.sub(lambda m: "<@&\u200b" + m.group(1) + ">", text)
+    return _ROLE_MENTION.sub(lambda m: "<\u200b@&" + m.group(1) + ">", text)
+
+
+def strip_bidi(text: str) -> str:
+    """Remove bidirectional control characters; right-to-left letters stay as they are."""
+    return text.translate(_BIDI)
+
+
+def echo(text: str) -> str:
+    """User- or model-written text as the bot shows it: every string it echoes passes through here.
+
+    No bidirectional controls, and no mention that could ping or pose as one: @everyone, @here, roles,
+    and users: no "<@" at all (the bot writes its own `<@id>` around echoed text, never inside it).
+    """
+    return defuse_mentions(strip_bidi(text)).replace("<@", "<\u200b@")
 
 
 def escape_markdown(text: str) -> str:
@@ -71,10 +87,10 @@ def escape_markdown(text: str) -> str:
 
 def quote(text: str, limit: int = 200) -> str:
     """A short, escaped, mention-safe excerpt of user text for confirmations and errors."""
-    flat = " ".join(text.split())
+    flat = " ".join(strip_bidi(text).split())
     if len(flat) > limit:
         flat = flat[: limit - 1].rstrip() + "…"
-    return defuse_mentions(escape_markdown(flat))
+    return echo(escape_markdown(flat))
 
 
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:

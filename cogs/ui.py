@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,15 +19,20 @@ log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
 ORIGINAL = "original"  # handle of an interaction's own response message
+SCAN_LIMIT = 200  # messages searched for one the bot posted but never stored the id of
+CLOCK_SLACK = 60.0  # seconds: our clock and Discord's may disagree a little
+
+OnMessage = Callable[[int], Awaitable[None]]
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-async def defer_public(interaction: discord.Interaction) -> None:
-    """Acknowledge now (Discord allows 3 s) with a public "thinking…" placeholder."""
-    await interaction.response.defer(thinking=True)
+async def defer_public(interaction: discord.Interaction) -> int | None:
+    """Acknowledge now (Discord allows 3 s) with a public "thinking…" placeholder; returns its message id."""
+    response = await interaction.response.defer(thinking=True)
     interaction.extras["public_defer_pending"] = True
+    return response.message_id if response is not None else None
 
 
 def _view_on_final(view: discord.ui.View | None, final: bool) -> dict[str, Any]:
@@ -37,22 +43,31 @@ def _view_on_final(view: discord.ui.View | None, final: bool) -> dict[str, Any]:
 class InteractionSink:
     """Streams into an interaction's response message, with follow-ups for further pages.
 
-    `view`, if set, is attached to the last page when the stream finishes.
+    `view`, if set, is attached to the last page when the stream finishes; `on_message` hears of each
+    page's message id (the last one carries the "still writing" status).
     """
 
-    def __init__(self, interaction: discord.Interaction, view: discord.ui.View | None = None) -> None:
+    def __init__(
+        self, interaction: discord.Interaction, view: discord.ui.View | None = None, on_message: OnMessage | None = None
+    ) -> None:
         self._interaction = interaction
         self.view = view
+        self.on_message = on_message
         self.last: Any = None
 
     async def send(self, content: str, *, final: bool = False) -> Any:
         extra = _view_on_final(self.view, final)
         if self.last is None:
             self._interaction.extras["public_defer_pending"] = False
-            await self._interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS, **extra)
+            message = await self._interaction.edit_original_response(
+                content=content, allowed_mentions=NO_PINGS, **extra
+            )
             self.last = ORIGINAL
         else:
-            self.last = await self._interaction.followup.send(content, wait=True, allowed_mentions=NO_PINGS, **extra)
+            message = await self._interaction.followup.send(content, wait=True, allowed_mentions=NO_PINGS, **extra)
+            self.last = message
+        if self.on_message is not None:
+            await self.on_message(message.id)
         return self.last
 
     async def edit(self, handle: Any, content: str, *, final: bool = False) -> None:
@@ -66,19 +81,58 @@ class InteractionSink:
 class ChannelSink:
     """Streams into new channel messages (for output not tied to one interaction, e.g. a narrator)."""
 
-    def __init__(self, channel: discord.abc.Messageable, view: discord.ui.View | None = None) -> None:
+    def __init__(
+        self, channel: discord.abc.Messageable, view: discord.ui.View | None = None, on_message: OnMessage | None = None
+    ) -> None:
         self._channel = channel
         self.view = view
+        self.on_message = on_message
         self.last: discord.Message | None = None
 
     async def send(self, content: str, *, final: bool = False) -> discord.Message:
         extra = _view_on_final(self.view, final)
         self.last = await self._channel.send(content, allowed_mentions=NO_PINGS, **extra)
+        if self.on_message is not None:
+            await self.on_message(self.last.id)
         return self.last
 
     async def edit(self, handle: discord.Message, content: str, *, final: bool = False) -> None:
         extra = _view_on_final(self.view, final)
         await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
+
+
+async def own_message(
+    channel: discord.abc.Messageable,
+    message_id: int | None,
+    *,
+    bot_id: int,
+    since: float | None,
+    matches: Callable[[discord.Message], bool],
+) -> discord.Message | None:
+    """A message the bot posted: by its id, or, when the id was never stored (the bot stopped between
+    posting and storing), the first of the bot's messages since `since` that `matches`. None if gone."""
+    if message_id is not None:
+        try:
+            return await channel.fetch_message(message_id)
+        except discord.NotFound:
+            return None
+    after = None
+    if since is not None:
+        after = discord.Object(discord.utils.time_snowflake(dt.datetime.fromtimestamp(since - CLOCK_SLACK, dt.UTC)))
+    async for message in channel.history(limit=SCAN_LIMIT, after=after, oldest_first=after is not None):
+        if message.author.id == bot_id and matches(message):
+            return message
+    return None
+
+
+def custom_ids(message: discord.Message) -> list[str]:
+    return [
+        child.custom_id
+        for row in message.components
+        if isinstance(row, discord.ActionRow)
+        for child in row.children
+        if getattr(child, "custom_id", None)
+    ]
 
 
 def renderer(sink: InteractionSink | ChannelSink, header: str = "") -> StreamRenderer:

@@ -190,5 +190,10 @@ async def pins(conn: aiosqlite.Connection, story_id: int) -> list[Pin]:
         return [Pin(r["id"], r["story_id"], r["author_id"], r["text"], r["created_at"]) for r in await cur.fetchall()]
 
 
-async def remove_pin(conn: aiosqlite.Connection, story_id: int, pin_id: int) -> bool:
-    return await changed_rows(conn, "DELETE FROM story_pins WHERE story_id = ? AND id = ?", (story_id, pin_id)) == 1
+async def remove_pin(conn: aiosqlite.Connection, story_id: int, pin_id: int) -> Pin | None:
+    """Delete a pinned fact; returns it, or None if the story has no such pin."""
+    async with conn.execute(
+        "DELETE FROM story_pins WHERE story_id = ? AND id = ? RETURNING *", (story_id, pin_id)
+    ) as cur:
+        row = await cur.fetchone()
+    return Pin(row["id"], row["story_id"], row["author_id"], row["text"], row["created_at"]) if row else None

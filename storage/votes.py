@@ -20,20 +20,23 @@ class Vote:
     message_id: int | None
     closed_at: float | None
     winner: int | None
+    created_at: float | None = None  # None for votes opened before migration 0004
 
 
 def _vote(row: aiosqlite.Row) -> Vote:
     return Vote(
         row["id"], row["story_id"], row["round"], tuple(json.loads(row["options"])), row["deadline"],
-        row["message_id"], row["closed_at"], row["winner"],
+        row["message_id"], row["closed_at"], row["winner"], row["created_at"],
     )  # fmt: skip
 
 
-async def create(conn: aiosqlite.Connection, story_id: int, round: int, options: list[str], deadline: float) -> Vote:
+async def create(
+    conn: aiosqlite.Connection, story_id: int, round: int, options: list[str], deadline: float, now: float
+) -> Vote:
     row = await returning_one(
         conn,
-        "INSERT INTO story_votes (story_id, round, options, deadline) VALUES (?, ?, ?, ?) RETURNING *",
-        (story_id, round, json.dumps(options, ensure_ascii=False), deadline),
+        "INSERT INTO story_votes (story_id, round, options, deadline, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *",
+        (story_id, round, json.dumps(options, ensure_ascii=False), deadline, now),
     )
     return _vote(row)
 

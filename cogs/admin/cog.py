@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.engine_client import EngineError
 from bot.errors import NotAllowed
+from cogs.admin.audit import render_log
 from cogs.admin.help import SECTIONS, render_section
 from cogs.ui import NO_PINGS, actor_of, in_guild, is_moderator
 
@@ -112,13 +113,11 @@ class Admin(commands.Cog):
         if not entries:
             await interaction.response.send_message("📋 No moderator changes recorded yet.", ephemeral=True)
             return
-        lines = []
-        for e in entries:
-            detail = ", ".join(f"{k}={v}" for k, v in e.detail.items())
-            lines.append(
-                f"<t:{int(e.created_at)}:R> <@{e.actor_id}> **{e.action}** {discord.utils.escape_markdown(detail)}"[
-                    :300
-                ]
-            )
-        embed = discord.Embed(title="📋 Audit log", description="\n".join(lines)[:4000])
+        guild = interaction.guild
+
+        def role_name(role_id: int) -> str | None:
+            role = guild.get_role(role_id) if guild else None
+            return role.name if role else None
+
+        embed = discord.Embed(title="📋 Audit log", description=render_log(entries, role_name))
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)

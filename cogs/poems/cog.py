@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.engine_client import EngineError, Queued, TextDelta
-from bot.errors import Conflict, describe
+from bot.errors import Conflict, NotFound, describe
 from bot.poems import DEFAULT_FORM, FORMS, PoemDone, PoemRequest
-from bot.text import escape_markdown, quote, truncate
+from bot.streaming import interrupted
+from bot.text import echo, escape_markdown, quote, truncate
 from cogs.poems.views import PoemButton, poem_view
-from cogs.ui import NO_PINGS, InteractionSink, defer_public, guarded, in_guild, is_moderator, renderer
+from cogs.ui import NO_PINGS, InteractionSink, OnMessage, defer_public, guarded, in_guild, is_moderator, renderer
 from storage.poems import Poem
+from storage.unfinished import Unfinished
+
+log = logging.getLogger(__name__)
 
 FORM_CHOICES = [app_commands.Choice(name=name.title(), value=name) for name in FORMS]
+INTERRUPTED = "⚠️ *Interrupted: the bot restarted before this poem was finished. Press **Regenerate** to write it.*"
+TOKEN_LIFETIME = 14 * 60  # an interaction's token edits its messages for 15 minutes; keep a margin
 
 
 def header(poem: Poem) -> str:
@@ -28,6 +37,8 @@ class Poems(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(PoemButton)
+        for record in await self.bot.unfinished.left_over("poem"):
+            await self._tidy(record)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(PoemButton)
@@ -48,12 +59,21 @@ class Poems(commands.Cog):
             in_guild(interaction), interaction.channel_id or 0, interaction.user.id, topic, form, mood, language
         )
         poem = await self.bot.poems.create(request)  # bad input is answered privately, before deferring
-        await defer_public(interaction)
-        await self.write(interaction, poem)
+        await self.write(interaction, poem, await defer_public(interaction))
 
-    async def write(self, interaction: discord.Interaction, poem: Poem) -> None:
-        """Stream a poem into the interaction's message, then put the buttons under it."""
-        sink = InteractionSink(interaction)
+    async def write(self, interaction: discord.Interaction, poem: Poem, message_id: int | None) -> None:
+        """Stream a poem into the interaction's message `message_id`, then put the buttons under it.
+
+        Until it is finished the message is recorded as unfinished, so a restart can say it was cut off.
+        """
+        track = self.bot.unfinished.track(
+            "poem", poem.id, interaction.channel_id or 0, message_id=message_id, token=interaction.token
+        )
+        async with track as tracker:
+            await self._write(interaction, poem, tracker.placed)
+
+    async def _write(self, interaction: discord.Interaction, poem: Poem, on_message: OnMessage) -> None:
+        sink = InteractionSink(interaction, on_message=on_message)
         stream = renderer(sink, header(poem))
         self._writing.add(poem.id)
         try:
@@ -101,11 +121,35 @@ class Poems(commands.Cog):
                 raise Conflict("This poem is being written right now; wait for it to finish.")
             await interaction.response.defer()
             await interaction.edit_original_response(view=None)
-            await self.write(interaction, poem)
+            await self.write(interaction, poem, interaction.message.id if interaction.message else None)
         else:
             new = await self.bot.poems.another_take(poem_id, interaction.user.id, interaction.channel_id or 0)
-            await defer_public(interaction)
-            await self.write(interaction, new)
+            await self.write(interaction, new, await defer_public(interaction))
+
+    async def _tidy(self, record: Unfinished) -> None:
+        """After a restart: a poem cut off mid-stream (or still "thinking") says so, with its buttons."""
+        try:
+            poem = await self.bot.poems.get(record.ref_id)
+            if record.message_id is not None:
+                await self._mark_interrupted(record, poem)
+        except (discord.HTTPException, NotFound):
+            log.warning("could not mark the interrupted poem %s", record.ref_id, exc_info=True)
+        await self.bot.unfinished.forget(record.id)
+
+    async def _mark_interrupted(self, record: Unfinished, poem: Poem) -> None:
+        assert record.message_id is not None
+        message: discord.Message | discord.WebhookMessage
+        if record.interaction_token and time.time() - record.started_at < TOKEN_LIFETIME:
+            # Through the interaction's token: the route Discord supports for editing its responses.
+            hook = discord.Webhook.partial(self.bot.application_id, record.interaction_token, client=self.bot)
+            message = await hook.fetch_message(record.message_id)
+        else:
+            message = await self.bot.get_partial_messageable(record.channel_id).fetch_message(record.message_id)
+        content = interrupted(message.content, INTERRUPTED)
+        if content is None and message.flags.loading:  # still "thinking…": nothing was written yet
+            content = header(poem) + INTERRUPTED
+        if content is not None:
+            await message.edit(content=content, view=poem_view(poem, written=False), allowed_mentions=NO_PINGS)
 
     anthology = app_commands.Group(name="anthology", description="This server's saved poems.", guild_only=True)
 
@@ -130,8 +174,8 @@ class Poems(commands.Cog):
     async def anthology_show(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         poem = await self.bot.poems.saved_poem(in_guild(interaction), id)
         embed = discord.Embed(
-            title=truncate(f"#{poem.id} · {poem.form.title()}: {poem.topic}", 256),
-            description=truncate(poem.text, 4096),
+            title=echo(truncate(f"#{poem.id} · {poem.form.title()}: {poem.topic}", 256)),
+            description=echo(truncate(poem.text, 4096)),
             colour=discord.Colour.gold(),
         )
         embed.add_field(name="Requested by", value=f"<@{poem.author_id}>")

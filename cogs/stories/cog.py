@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.export import export_story
 from bot.story_rules import StoryOptions, parse_duration
-from bot.text import InputProblem, defuse_mentions, escape_markdown, quote
+from bot.text import InputProblem, echo, quote
 from cogs.stories.render import lobby_embed, status_embed, turn_message, vote_embed
 from cogs.stories.runner import StoryRunner
 from cogs.stories.views import LobbyButton, TurnModal, VoteButton, lobby_view
@@ -134,7 +134,7 @@ class Stories(commands.Cog):
             if edit:
                 turn = await self.service.edit_last(interaction.channel_id, interaction.user.id, text)
                 await interaction.response.send_message(
-                    f"✏️ <@{interaction.user.id}> edited their turn:\n{defuse_mentions(turn.text)}",
+                    f"✏️ <@{interaction.user.id}> edited their turn:\n{echo(turn.text)}",
                     allowed_mentions=NO_PINGS,
                 )
                 return
@@ -209,12 +209,12 @@ class Stories(commands.Cog):
 
     @story.command(name="end", description="End the story and post the whole of it as a file.")
     async def end(self, interaction: discord.Interaction) -> None:
-        story = await self.service.end(interaction.channel_id, actor_of(interaction))
-        self.runner.cancel(story.id)
+        outcome = await self.service.end(interaction.channel_id, actor_of(interaction))
+        self.runner.cancel(outcome.story.id)
         await interaction.response.send_message(
             f"🏁 <@{interaction.user.id}> ended the story.", allowed_mentions=NO_PINGS
         )
-        await self.runner.post_ending(interaction.channel, story)
+        await self.runner.apply(outcome)  # closes a vote it cut short, then posts the ending
 
     @story.command(name="note", description="Set the author's note that steers the narrator (empty clears it).")
     @app_commands.describe(text="e.g. 'Keep it light-hearted' or 'A storm is coming'")
@@ -256,9 +256,9 @@ class Stories(commands.Cog):
         await defer_public(interaction)
         story, text = await self.service.recap(interaction.channel_id)
         interaction.extras["public_defer_pending"] = False
-        body = text or "…the story has barely begun."
+        body = echo(text) or "…the story has barely begun."
         await interaction.edit_original_response(
-            content=f"📜 **Previously on** *{escape_markdown(story.title)}*…\n\n{body}"[:2000],
+            content=f"📜 **Previously on** *{quote(story.title, 120)}*…\n\n{body}"[:2000],
             allowed_mentions=NO_PINGS,
         )
 
@@ -269,7 +269,7 @@ class Stories(commands.Cog):
         await interaction.response.defer(thinking=True)
         file = export_story(story, players, turns, format, await self.runner.model_name())
         await interaction.followup.send(
-            f"📜 *{escape_markdown(story.title)}* — {len(turns)} turns.",
+            f"📜 *{quote(story.title, 120)}* — {len(turns)} turns.",
             file=discord.File(io.BytesIO(file.content), filename=file.filename),
             allowed_mentions=NO_PINGS,
         )

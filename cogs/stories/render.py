@@ -5,11 +5,12 @@ from __future__ import annotations
 import discord
 
 from bot.stories import StoryView
-from bot.text import defuse_mentions, quote, truncate
+from bot.text import echo, quote, truncate
 from storage.stories import Player, Story
 from storage.votes import Vote
 
 COLOUR = discord.Colour.dark_teal()
+NARRATOR = "📖 **The narrator**"
 PHASES = {
     "lobby": "🚪 Gathering players",
     "turns": "✍️ Players' turns",
@@ -34,8 +35,8 @@ def mode_line(story: Story) -> str:
 
 def lobby_embed(view: StoryView) -> discord.Embed:
     story = view.story
-    embed = discord.Embed(title=f"📚 {truncate(story.title, 240)}", colour=COLOUR)
-    embed.description = f"*{quote(story.genre, 60)}*\n\n{defuse_mentions(truncate(story.premise, 3000))}"
+    embed = discord.Embed(title=f"📚 {echo(truncate(story.title, 240))}", colour=COLOUR)
+    embed.description = f"*{quote(story.genre, 60)}*\n\n{echo(truncate(story.premise, 3000))}"
     embed.add_field(name="How", value=mode_line(story), inline=False)
     embed.add_field(
         name=f"Players ({len(view.players)})", value=player_list(view.players) or "nobody yet", inline=False
@@ -55,7 +56,7 @@ def player_list(players: list[Player], current: Player | None = None) -> str:
 
 def status_embed(view: StoryView) -> discord.Embed:
     story = view.story
-    embed = discord.Embed(title=f"📚 {truncate(story.title, 240)}", colour=COLOUR)
+    embed = discord.Embed(title=f"📚 {echo(truncate(story.title, 240))}", colour=COLOUR)
     phase = PHASES[story.phase] + (" · ⏸️ paused" if story.paused else "")
     embed.add_field(name="Status", value=phase)
     round_text = "opening" if story.round == 0 else str(story.round)
@@ -81,7 +82,7 @@ def status_embed(view: StoryView) -> discord.Embed:
 
 def vote_embed(story: Story, vote: Vote, voters: int, players: int) -> discord.Embed:
     room = 3900 // max(1, len(vote.options))
-    parts = [f"**Option {i + 1}**\n{defuse_mentions(truncate(text, room))}" for i, text in enumerate(vote.options)]
+    parts = [f"**Option {i + 1}**\n{echo(truncate(text, room))}" for i, text in enumerate(vote.options)]
     embed = discord.Embed(title="🗳️ What happens next?", description="\n\n".join(parts), colour=COLOUR)
     if vote.closed_at is None:
         embed.set_footer(text=f"{voters}/{players} players voted · ties go to the earlier option")
@@ -98,12 +99,12 @@ def vote_result(winner: int, tally: list[int]) -> str:
 
 
 def turn_message(name: str, story: Story, text: str) -> str:
-    return f"**{quote(name, 40)}** · round {story.round}\n{defuse_mentions(text)}"
+    return f"**{quote(name, 40)}** · round {story.round}\n{echo(text)}"
 
 
 def narrator_header(story: Story) -> str:
     label = "Prologue" if story.round == 0 else f"Round {story.round}"
-    return f"📖 **The narrator** · {label}\n\n"
+    return f"{NARRATOR} · {label}\n\n"
 
 
 def _duration(seconds: int) -> str:

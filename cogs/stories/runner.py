@@ -3,6 +3,10 @@
 One runner for all channels. Each story has at most one timer task and one narration task; both are
 re-created from the database after a restart (`restore`), so a story resumes exactly where it was.
 Every task gets a done-callback that logs failures: a story's background work never dies silently.
+
+A restart also tidies what the previous run left half done: a narration cut off mid-stream is marked
+as interrupted, and an open vote whose message id was never stored is found by its buttons (or
+posted again), so that closing it later also closes its message.
 """
 
 from __future__ import annotations
@@ -21,13 +25,19 @@ from bot.errors import Conflict, NotFound, describe
 from bot.export import export_story
 from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
 from bot.story_prompts import clean_narration
-from bot.streaming import StreamRenderer
-from cogs.stories.render import narrator_header, vote_embed, vote_result
+from bot.streaming import StreamRenderer, interrupted
+from bot.text import echo, quote
+from cogs.stories.render import NARRATOR, narrator_header, vote_embed, vote_result
 from cogs.stories.views import vote_view
-from cogs.ui import NO_PINGS, ChannelSink, renderer
+from cogs.ui import NO_PINGS, ChannelSink, OnMessage, custom_ids, own_message, renderer
 from storage.stories import Story
+from storage.unfinished import Unfinished
+from storage.votes import Vote
 
 log = logging.getLogger(__name__)
+
+IMAGINING = "🪶 *The narrator is imagining possible futures…*"
+INTERRUPTED = "⚠️ *Interrupted: the bot restarted before the narrator finished. Nothing was saved.*"
 
 
 class StoryRunner:
@@ -41,8 +51,12 @@ class StoryRunner:
     # --- lifecycle ----------------------------------------------------------------------------------
     async def restore(self) -> int:
         """Re-arm every open story from what the database says. Returns how many were resumed."""
+        for record in await self.bot.unfinished.left_over("narration", "notice"):
+            await self._tidy(record)
         stories = await self.service.open_stories()
         for story in stories:
+            if story.phase == "voting":
+                await self._restore_vote_message(story)
             self.arm(story)
             if story.phase == "narrating" and not story.paused:
                 self.narrate(story.id)
@@ -77,6 +91,8 @@ class StoryRunner:
             result = result.outcome
         story = result.story
         channel = await self.channel(story.channel_id)
+        if channel is not None and result.cancelled_vote is not None:
+            await self._close_vote_message(channel, story, result.cancelled_vote)
         if channel is not None:
             await self._announce(channel, result)
         if story.phase == "ended":
@@ -92,12 +108,13 @@ class StoryRunner:
         story = outcome.story
         if outcome.skipped:
             await channel.send(
-                f"⏭️ Time ran out for **{outcome.skipped.name}**, so their turn was skipped.", allowed_mentions=NO_PINGS
+                f"⏭️ Time ran out for **{quote(outcome.skipped.name, 40)}**, so their turn was skipped.",
+                allowed_mentions=NO_PINGS,
             )
         if outcome.note:
             await channel.send(f"ℹ️ {outcome.note}", allowed_mentions=NO_PINGS)
         if outcome.vote:
-            await self._post_vote(channel, story, outcome)
+            await self._post_vote(channel, story, outcome.vote)
         if outcome.next_player and not outcome.narrate:
             player = outcome.next_player
             due = f" Time runs out <t:{int(story.deadline)}:R>." if story.deadline else ""
@@ -110,31 +127,56 @@ class StoryRunner:
                 ),
             )
 
-    async def _post_vote(self, channel: discord.abc.Messageable, story: Story, outcome: Outcome) -> None:
-        assert outcome.vote is not None
+    async def _post_vote(self, channel: discord.abc.Messageable, story: Story, vote: Vote) -> None:
+        """The vote's row is stored before its message is posted; if the bot dies before the message id
+        is stored, `_vote_message` finds the message by its buttons after the restart."""
         view = await self.service.view_of(story.id)
         message = await channel.send(
-            embed=vote_embed(story, outcome.vote, 0, len(view.players)),
-            view=vote_view(outcome.vote.id, len(outcome.vote.options)),
+            embed=vote_embed(story, vote, len(view.ballots), len(view.players)),
+            view=vote_view(vote.id, len(vote.options)),
             allowed_mentions=NO_PINGS,
         )
-        await self.service.set_vote_message(outcome.vote.id, message.id)
+        await self.service.set_vote_message(vote.id, message.id)
+
+    async def _vote_message(self, channel: discord.abc.Messageable, vote: Vote) -> discord.Message | None:
+        """The vote's message: by its stored id, or found by its buttons (and then stored)."""
+        button = f"story:vote:{vote.id}:0"
+        message = await own_message(
+            channel, vote.message_id, bot_id=self.bot.user.id, since=vote.created_at,
+            matches=lambda m: button in custom_ids(m),
+        )  # fmt: skip
+        if message is not None and vote.message_id is None:
+            await self.service.set_vote_message(vote.id, message.id)
+        return message
+
+    async def _restore_vote_message(self, story: Story) -> None:
+        """An open vote needs its message: found by id or by its buttons, or else posted again."""
+        vote = (await self.service.view_of(story.id)).vote
+        channel = await self.channel(story.channel_id)
+        if vote is None or channel is None:
+            return
+        try:
+            if await self._vote_message(channel, vote) is None:
+                await self._post_vote(channel, story, vote)
+        except discord.HTTPException:
+            log.warning("could not restore the vote message of story %s", story.id, exc_info=True)
+
+    async def _close_vote_message(self, channel: discord.abc.Messageable, story: Story, vote: Vote) -> None:
+        try:
+            message = await self._vote_message(channel, vote)
+            if message is not None:
+                closed = vote_view(vote.id, len(vote.options), closed=True)
+                await message.edit(embed=vote_embed(story, vote, 0, 0), view=closed)
+        except discord.HTTPException:
+            log.info("could not update the vote message of story %s", story.id)
 
     async def _announce_vote_result(self, result: VoteResult) -> None:
         story = result.outcome.story
         channel = await self.channel(story.channel_id)
         if channel is None:
             return
-        if result.vote.message_id:
-            try:
-                message = await channel.fetch_message(result.vote.message_id)
-                await message.edit(
-                    embed=vote_embed(story, result.vote, 0, 0),
-                    view=vote_view(result.vote.id, len(result.vote.options), closed=True),
-                )
-            except discord.HTTPException:
-                log.info("could not update the vote message of story %s", story.id)
-        text = result.vote.options[result.winner]
+        await self._close_vote_message(channel, story, result.vote)
+        text = echo(result.vote.options[result.winner])
         await channel.send(
             f"{vote_result(result.winner, result.tally)}\n\n📖 **The narrator**\n\n{text}"[:2000],
             allowed_mentions=NO_PINGS,
@@ -144,7 +186,7 @@ class StoryRunner:
         story_, players, turns = await self.service.transcript(story.channel_id)
         file = export_story(story_, players, turns, "markdown", await self.model_name())
         await channel.send(
-            f"🏁 **The End** of *{discord.utils.escape_markdown(story.title)}*. The whole story is attached.",
+            f"🏁 **The End** of *{quote(story.title, 120)}*. The whole story is attached.",
             file=discord.File(io.BytesIO(file.content), filename=file.filename),
             allowed_mentions=NO_PINGS,
         )
@@ -182,7 +224,8 @@ class StoryRunner:
             if plan.sampling.n > 1:
                 outcome = await self._narrate_choices(channel, plan)
             else:
-                outcome = await self._narrate_stream(channel, plan)
+                async with self.bot.unfinished.track("narration", story_id, plan.story.channel_id) as tracker:
+                    outcome = await self._narrate_stream(channel, plan, tracker.placed)
         except EngineError as exc:
             outcome = await self.service.fail_narration(story_id, describe(exc) or "The narrator stumbled.")
         except discord.HTTPException:
@@ -194,10 +237,12 @@ class StoryRunner:
         if outcome.turn is not None and outcome.turn.kind == "narrator" and outcome.story.phase != "ended":
             self._spawn(self.service.refresh_summary(story_id), f"story-{story_id}-summary")
 
-    async def _narrate_stream(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:
+    async def _narrate_stream(
+        self, channel: discord.abc.Messageable, plan: NarrationPlan, on_message: OnMessage | None = None
+    ) -> Outcome:
         """Stream one continuation into a new message. If the model wrote nothing usable (a small model
         sometimes only echoes its prompt or starts speaking for a player), it gets one more try."""
-        sink = ChannelSink(channel)
+        sink = ChannelSink(channel, on_message=on_message)
         stream = renderer(sink, narrator_header(plan.story))
         try:
             for attempt in range(2):
@@ -231,24 +276,50 @@ class StoryRunner:
     async def _narrate_choices(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:
         """Several continuations to vote on. A small model sometimes repeats itself or writes nothing
         usable, so it gets one more go before the story falls back to a single continuation."""
-        notice = await channel.send("🪶 *The narrator is imagining possible futures…*", allowed_mentions=NO_PINGS)
         texts: list[str] = []
         truncated = False
-        try:
-            for _ in range(2):
-                completion = await self.bot.engine.complete(
-                    plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
-                )
-                texts += completion.texts
-                truncated = truncated or "length" in completion.finish_reasons
-                if len(self.service.narration_options(plan, texts, truncated)) >= 2:
-                    break
-        finally:
-            await _quietly(notice.delete())
+        async with self.bot.unfinished.track("notice", plan.story.id, plan.story.channel_id) as tracker:
+            notice = await channel.send(IMAGINING, allowed_mentions=NO_PINGS)
+            await tracker.placed(notice.id)
+            try:
+                for _ in range(2):
+                    completion = await self.bot.engine.complete(
+                        plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
+                    )
+                    texts += completion.texts
+                    truncated = truncated or "length" in completion.finish_reasons
+                    if len(self.service.narration_options(plan, texts, truncated)) >= 2:
+                        break
+            finally:
+                await _quietly(notice.delete())
         outcome = await self.service.complete_narration(plan, texts, truncated=truncated)
         if outcome.turn is not None and outcome.turn.kind == "narrator":  # no vote after all: show it
-            await channel.send(f"{narrator_header(plan.story)}{outcome.turn.text}"[:2000], allowed_mentions=NO_PINGS)
+            await channel.send(
+                f"{narrator_header(plan.story)}{echo(outcome.turn.text)}"[:2000], allowed_mentions=NO_PINGS
+            )
         return outcome
+
+    async def _tidy(self, record: Unfinished) -> None:
+        """After a restart: a narration cut off mid-stream says so; a leftover notice goes."""
+        notice = record.kind == "notice"
+
+        def unfinished(message: discord.Message) -> bool:  # a narration, not a poem in the same channel
+            if notice:
+                return message.content == IMAGINING
+            return message.content.startswith(NARRATOR) and interrupted(message.content, INTERRUPTED) is not None
+
+        channel = self.bot.get_partial_messageable(record.channel_id)
+        try:
+            message = await own_message(
+                channel, record.message_id, bot_id=self.bot.user.id, since=record.started_at, matches=unfinished
+            )
+            if message is not None and notice:
+                await message.delete()
+            elif message is not None and (content := interrupted(message.content, INTERRUPTED)):
+                await message.edit(content=content, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.warning("could not mark an interrupted message in channel %s", record.channel_id, exc_info=True)
+        await self.bot.unfinished.forget(record.id)
 
     # --- helpers ------------------------------------------------------------------------------------
     async def channel(self, channel_id: int) -> discord.abc.Messageable | None:

@@ -139,3 +139,15 @@ def test_file_names_keep_the_words_of_the_title() -> None:
     assert filename_for(replace(STORY, title="🐉🔥"), "markdown") == "story-7.md"
     assert filename_for(replace(STORY, title="Ünïcödé Tale"), "text") == "ünïcödé-tale-7.txt"
     assert filename_for(replace(STORY, title="-- rm -rf / --"), "text") == "rm-rf-7.txt"
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "text"])
+def test_bidi_controls_and_mentions_never_reach_the_file_but_right_to_left_text_does(fmt: str) -> None:
+    arabic, hebrew = "نادية", "שָׁלוֹם"
+    story = replace(STORY, title="Salt\u202e Road @everyone", premise="<@&12345> and <@67890> \u2066wait\u2069")
+    players = [Player(7, 1, f"Nadia\u202eeman laer {arabic}", 1, 0.0, None), Player(7, 2, "@here", 2, 0.0, None)]
+    turns = [t(1, 1, "player", 1, f"\u200fI say {hebrew}\u200e to <@!4242>."), t(2, 1, "player", 2, "@everyone!")]
+    text = export_story(story, players, turns, fmt).content.decode("utf-8")
+    assert not set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") & set(text)
+    assert not re.search(r"@(everyone|here)|<@", text)
+    assert f"Nadiaeman laer {arabic}" in text and f"I say {hebrew} to" in text

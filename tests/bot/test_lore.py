@@ -130,3 +130,22 @@ async def test_remove_returns_the_entry_and_then_it_is_gone(lore_service: LoreSe
     with pytest.raises(NotFound):
         await lore_service.remove(mod, CHANNEL, entry.id)
     assert await lore_service.entries(CHANNEL) == []
+
+
+async def test_a_moderators_lore_changes_are_audited_and_the_starters_are_not(
+    lore_service: LoreService, db: Database
+) -> None:
+    moderation, mod = ModerationService(db), actor(MOD, manage=True)
+    await open_story(db)
+    own = await lore_service.add(actor(STARTER), CHANNEL, "well", "The well is cursed.")
+    await lore_service.remove(actor(STARTER, manage=True), CHANNEL, own.id)  # their own story's lore
+    assert await moderation.audit_log(GUILD) == []
+    entry = await lore_service.add(mod, CHANNEL, "Dragon, Ember", "Dragons fear salt.")
+    await lore_service.remove(mod, CHANNEL, entry.id)
+    with pytest.raises(NotFound):
+        await lore_service.remove(mod, CHANNEL, entry.id)
+    detail = {"channel": CHANNEL, "entry": entry.id, "keys": ["dragon", "ember"], "content": "Dragons fear salt."}
+    assert [(e.actor_id, e.action, e.detail) for e in await moderation.audit_log(GUILD)] == [
+        (MOD, "lore.remove", detail),
+        (MOD, "lore.add", detail),
+    ]

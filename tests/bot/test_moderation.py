@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.errors import NotAllowed
 from bot.moderation import Actor, ModerationService
 from storage.db import Database
 
@@ -61,3 +62,13 @@ def test_actor_of_freezes_the_roles() -> None:
     a = Actor.of(1, GUILD, False, [MOD_ROLE, MOD_ROLE, OTHER_ROLE])
     assert a.role_ids == frozenset({MOD_ROLE, OTHER_ROLE})
     assert hash(a) == hash(Actor.of(1, GUILD, False, (OTHER_ROLE, MOD_ROLE)))
+
+
+async def test_everyone_cannot_be_the_moderator_role(moderation: ModerationService) -> None:
+    owner = actor(1, manage_guild=True)
+    await moderation.set_moderator_role(owner, MOD_ROLE)
+    with pytest.raises(NotAllowed, match="@everyone cannot be the moderator role"):
+        await moderation.set_moderator_role(owner, GUILD)  # the @everyone role's id is the server's id
+    assert (await moderation.settings(GUILD)).moderator_role_id == MOD_ROLE, "the old role stays"
+    assert not await moderation.is_moderator(actor(2, roles=(GUILD,)))
+    assert len(await moderation.audit_log(GUILD)) == 1, "a refused change is not audited"

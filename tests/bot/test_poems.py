@@ -190,11 +190,11 @@ async def test_compose_defuses_stores_and_reports_the_finish(
         service = PoemService(db, client)
         poem = await service.create(request("tides", form="limerick"))
         events = await compose_all(service, poem)
-    expected = "@\u200beveryone, look at <@&\u200b42> @\u200bhere"
+    expected = "@\u200beveryone, look at <\u200b@&42> @\u200bhere"
     assert events[0] == Queued(3)
     assert events[-1] == PoemDone(dataclasses.replace(poem, text=expected), truncated=truncated)
     shown = [e.text for e in events[1:-1]]
-    assert shown == ["@every", "@\u200beveryone, look", "@\u200beveryone, look at <@&\u200b42>", expected]
+    assert shown == ["@every", "@\u200beveryone, look", "@\u200beveryone, look at <\u200b@&42>", expected]
     assert (await service.get(poem.id)).text == expected
     (body,) = bodies
     assert body["user"] == str(GUILD) and body["stream"] is True

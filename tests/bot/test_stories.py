@@ -625,6 +625,7 @@ async def test_retry_during_a_vote_cancels_it(service: StoryService, db: Databas
     vote = outcome.vote
     retried = await service.retry(CHANNEL, actor(BO))
     assert retried.narrate and (retried.story.phase, retried.story.round) == ("narrating", 1)
+    assert retried.cancelled_vote is not None and retried.cancelled_vote.id == vote.id, "its message is closed"
     with pytest.raises(Conflict, match="closed"):
         await service.cast_vote(vote.id, ADA, 0)
     assert await service.close_vote(vote.id) is None
@@ -754,8 +755,11 @@ async def test_end_closes_the_story_and_its_vote(service: StoryService, db: Data
     with pytest.raises(NotAllowed, match="end the story"):
         await service.end(CHANNEL, actor(BO))
     clock.now += 10
-    ended = await service.end(CHANNEL, actor(OUTSIDER, manage=True))
+    result = await service.end(CHANNEL, actor(OUTSIDER, manage=True))
+    ended = result.story
     assert (ended.phase, ended.ended_at, ended.deadline) == ("ended", clock.now, None)
+    assert result.cancelled_vote is not None and result.cancelled_vote.id == outcome.vote.id
+    assert result.cancelled_vote.closed_at == clock.now, "the runner closes its message: it must read as closed"
     with pytest.raises(Conflict, match="closed"):
         await service.cast_vote(outcome.vote.id, ADA, 0)
     with pytest.raises(NotFound):
@@ -872,6 +876,61 @@ async def test_pins_and_the_authors_note_reach_the_narrator(service: StoryServic
     await service.unpin(CHANNEL, actor(CY), pin.id)
     assert await service.pins(CHANNEL) == []
     assert (await service.set_note(CHANNEL, actor(ADA), "")).author_note == ""
+
+
+async def test_a_moderator_acting_on_someone_elses_story_is_audited(service: StoryService, db: Database) -> None:
+    moderation, mod = ModerationService(db), actor(MOD, manage=True)
+    story = await new_story(service)
+    await service.begin(story.id, mod)
+    await narrate(service, story.id, "OPENING")
+    await write(service, ADA)
+    await service.undo(CHANNEL, mod)
+    pin = await service.pin(CHANNEL, mod, "The moon is green.")
+    await service.unpin(CHANNEL, mod, pin.id)
+    await service.set_note(CHANNEL, mod, "Keep it cosy.")
+    await service.pause(CHANNEL, mod)
+    await service.resume(CHANNEL, mod)
+    await service.retry(CHANNEL, mod)
+    await narrate(service, story.id)
+    free = await new_story(service, channel=OTHER_CHANNEL, players=1, mode="free")
+    await service.begin(free.id, actor(ADA))
+    await narrate(service, free.id)
+    await write(service, ADA, channel=OTHER_CHANNEL)
+    await service.narrate_now(OTHER_CHANNEL, mod)
+    await service.end(CHANNEL, mod)
+    context = {"channel": CHANNEL, "starter": ADA, "title": "The Salt Road"}
+    entries = list(reversed(await moderation.audit_log(GUILD, limit=20)))
+    assert [(e.actor_id, e.action, e.detail) for e in entries] == [
+        (MOD, "story.start", context),
+        (MOD, "story.undo", {**context, "turn": 2, "author": ADA}),
+        (MOD, "story.pin", {**context, "pin": pin.id, "fact": "The moon is green."}),
+        (MOD, "story.unpin", {**context, "pin": pin.id, "fact": "The moon is green."}),
+        (MOD, "story.note", {**context, "note": "Keep it cosy."}),
+        (MOD, "story.pause", context),
+        (MOD, "story.resume", context),
+        (MOD, "story.retry", context),
+        (MOD, "story.narrate", {**context, "channel": OTHER_CHANNEL}),
+        (MOD, "story.end", context),
+    ]
+
+
+async def test_the_starter_and_players_are_not_audited(service: StoryService, db: Database) -> None:
+    """Only a moderator's rights leave a trace: a moderator who started the story is its starter here."""
+    await started(service)
+    pin = await service.pin(CHANNEL, actor(BO, manage=True), "A player's fact.")  # a moderator, but playing
+    await service.unpin(CHANNEL, actor(CY), pin.id)
+    await service.set_note(CHANNEL, actor(ADA, manage=True), "Keep it cosy.")
+    await service.pause(CHANNEL, actor(ADA))
+    await service.resume(CHANNEL, actor(ADA))
+    await service.end(CHANNEL, actor(ADA))
+    assert await ModerationService(db).audit_log(GUILD) == []
+
+
+async def test_a_refused_action_is_not_audited(service: StoryService, db: Database) -> None:
+    await started(service)
+    with pytest.raises(Conflict):
+        await service.resume(CHANNEL, actor(MOD, manage=True))  # not paused: nothing changed, nothing recorded
+    assert await ModerationService(db).audit_log(GUILD) == []
 
 
 async def test_a_story_pins_at_most_max_pins_facts(service: StoryService) -> None:

@@ -7,7 +7,7 @@ import math
 import random
 
 from bot.engine_client import EngineClient, Queued, Sampling, TextDelta
-from bot.streaming import STATUS_ROOM, WAITING, WRITING, StreamRenderer
+from bot.streaming import STATUS_ROOM, WAITING, WRITING, StreamRenderer, interrupted
 from bot.text import MESSAGE_LIMIT
 from tests.support.engine_proc import EngineProcess
 
@@ -225,3 +225,28 @@ async def test_streams_the_real_engine(engine: EngineProcess) -> None:
     assert WRITING not in sink.messages[-1]
     assert len(sink.calls) <= 2 + 12 * 0.3  # one send, an edit per interval, one final edit
     assert sink.finals == [("edit", len(sink.messages) - 1, True)]
+
+
+NOTE = "⚠️ *Interrupted. Nothing was saved.*"
+
+
+async def test_interrupted_replaces_the_writing_status_of_a_cut_off_stream() -> None:
+    r, sink, clock = renderer(header="📖 **Header**\n\n")
+    await r.update("")
+    assert interrupted(sink.messages[0], NOTE) == f"📖 **Header**\n\n{NOTE}"
+    clock.now += 5
+    await r.update("First line.\n\nSecond paragraph, cut")
+    assert interrupted(sink.messages[0], NOTE) == f"📖 **Header**\n\nFirst line.\n\nSecond paragraph, cut\n\n{NOTE}"
+    r.text = ""
+    await r.queued(3)
+    assert interrupted(sink.messages[0], NOTE) == f"📖 **Header**\n\n{NOTE}"
+
+
+async def test_interrupted_leaves_finished_messages_and_earlier_pages_alone() -> None:
+    r, sink, _ = renderer(limit=400)
+    await r.update("word " * 150)
+    assert len(sink.messages) > 1 and interrupted(sink.messages[-1], NOTE) is not None
+    assert all(interrupted(m, NOTE) is None for m in sink.messages[:-1])
+    await r.finish(note="— for someone")
+    assert all(interrupted(m, NOTE) is None for m in sink.messages)
+    assert interrupted(WAITING, NOTE) == NOTE

@@ -9,16 +9,20 @@ import unicodedata
 import pytest
 
 from bot.text import (
+    BIDI_CONTROLS,
     MESSAGE_LIMIT,
     InputProblem,
     clean_input,
     defuse_mentions,
+    echo,
     escape_markdown,
     quote,
     split_message,
     truncate,
     visible_length,
 )
+
+ARABIC, HEBREW = "نادية تكتب", "שָׁלוֹם עוֹלָם"  # letters, harakat and niqqud must come through untouched
 
 # --- clean_input --------------------------------------------------------------------------------------
 
@@ -50,6 +54,13 @@ def test_clean_input_single_line_collapses_whitespace() -> None:
 def test_clean_input_keeps_zero_width_joiners_inside_emoji() -> None:
     family = "👨\u200d👩\u200d👧"
     assert clean_input(f"\u200b {family} family \u200b", field="topic", max_length=100) == f"{family} family"
+
+
+@pytest.mark.parametrize("control", list(BIDI_CONTROLS))
+def test_clean_input_removes_bidi_controls_everywhere_but_keeps_right_to_left_letters(control: str) -> None:
+    raw = f"{control}Nadia{control}eman laer {ARABIC} {HEBREW}{control}"
+    assert clean_input(raw, field="name", max_length=100) == f"Nadiaeman laer {ARABIC} {HEBREW}"
+    assert clean_input(raw, field="name", max_length=100, multiline=False) == f"Nadiaeman laer {ARABIC} {HEBREW}"
 
 
 def test_clean_input_too_long_says_exactly_how_long() -> None:
@@ -91,6 +102,23 @@ def test_defuse_mentions_breaks_role_mentions_but_not_user_or_channel_mentions()
 def test_defuse_mentions_is_idempotent() -> None:
     once = defuse_mentions("@everyone @here <@&1>")
     assert defuse_mentions(once) == once
+
+
+def test_echo_removes_bidi_controls_and_defuses_every_mention() -> None:
+    hostile = (
+        "\u202eNadia\u2066 @everyone @here <@&123456789012345678> <@42> <@!43> "
+        f"\u061c{ARABIC}\u200f {HEBREW}\u200e in <#44>"
+    )
+    out = echo(hostile)
+    assert not set(BIDI_CONTROLS) & set(out)
+    assert not re.search(r"@(everyone|here)|<@", out, re.IGNORECASE)
+    assert out.replace("\u200b", "") == "".join(c for c in hostile if c not in BIDI_CONTROLS)
+    assert ARABIC in out and HEBREW in out and "<#44>" in out
+    assert echo(out) == out
+
+
+def test_quote_removes_bidi_controls() -> None:
+    assert quote("Nadia\u202eeman laer \u2067" + HEBREW + "\u2069") == "Nadiaeman laer " + HEBREW
 
 
 MARKDOWN_SAMPLES = [

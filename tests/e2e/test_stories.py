@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.streaming import WAITING, WRITING
+from bot.text import echo
 from tests.e2e.conftest import BotHandle, World, no_pings
 from tests.fakediscord import Channel, FakeDiscord, FakeInteraction, Message, User
 from tests.fakediscord.components import walk_components
@@ -296,7 +297,7 @@ async def test_hostile_contributions_are_handled_without_pings_or_loss(
     exported = await fake.invoke(alice, chan, "story export")
     await exported.wait_acknowledged()
     text = (await exported.wait_original(timeout=15)).attachments[0].text
-    assert injection in text and "```block```" in text
+    assert echo(injection) in text and "```block```" in text, "kept whole, with its @everyone defused"
     messages = fake.messages(chan)
     assert not no_pings(messages)
     assert not any(m.pinged_users for m in messages), "hostile text pinged nobody"

@@ -216,9 +216,26 @@ async def _write_v3(conn: aiosqlite.Connection) -> None:
     )
 
 
+async def _write_v4(conn: aiosqlite.Connection) -> None:
+    # 0004 records when a vote was opened, and the messages the bot is still writing into.
+    await conn.execute(
+        "INSERT INTO story_votes (story_id, round, options, deadline, message_id, created_at) "
+        'VALUES (1, 2, \'["a", "b"]\', 99.0, NULL, 9.5)'
+    )
+    await conn.execute(
+        "INSERT INTO unfinished_messages (kind, ref_id, channel_id, message_id, interaction_token, started_at) "
+        "VALUES ('narration', 1, 30, 123, NULL, 9.75)"
+    )
+
+
 # Sample data written right after each migration, in that version's own schema. When a migration is added,
 # add a writer for it here: every later migration must keep these rows.
-WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {1: _write_v1, 2: _write_v2, 3: _write_v3}
+WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
+    1: _write_v1,
+    2: _write_v2,
+    3: _write_v3,
+    4: _write_v4,
+}
 
 
 async def _snapshot(db: Database) -> dict[str, list[dict[str, object]]]:

@@ -118,9 +118,9 @@ async def test_pins_are_per_story_and_removed_only_from_their_story(db: Database
         await stories.add_pin(conn, story.id, 7, "Dragons fear salt.", NOW)
         await stories.add_pin(conn, other.id, 7, "Elsewhere.", NOW)
         assert [p.text for p in await stories.pins(conn, story.id)] == ["The moon is green.", "Dragons fear salt."]
-        assert await stories.remove_pin(conn, other.id, first.id) is False
-        assert await stories.remove_pin(conn, story.id, first.id) is True
-        assert await stories.remove_pin(conn, story.id, first.id) is False
+        assert await stories.remove_pin(conn, other.id, first.id) is None
+        assert await stories.remove_pin(conn, story.id, first.id) == first
+        assert await stories.remove_pin(conn, story.id, first.id) is None
         assert [p.text for p in await stories.pins(conn, story.id)] == ["Dragons fear salt."]
 
 
@@ -220,9 +220,9 @@ async def test_vote_round_trip_and_ballot_upsert(db: Database) -> None:
     story = await make_story(db)
     options = ["The door opens. ✨", "Le pont s’effondre.", "嵐が来る。"]
     async with db.transaction() as conn:
-        vote = await votes.create(conn, story.id, 3, options, NOW + 120)
-        assert (vote.options, vote.round, vote.deadline, vote.closed_at, vote.winner) == (
-            tuple(options), 3, NOW + 120, None, None,
+        vote = await votes.create(conn, story.id, 3, options, NOW + 120, NOW)
+        assert (vote.options, vote.round, vote.deadline, vote.closed_at, vote.winner, vote.created_at) == (
+            tuple(options), 3, NOW + 120, None, None, NOW,
         )  # fmt: skip
         assert await votes.get(conn, vote.id) == vote
         assert await votes.open_for(conn, story.id) == vote
@@ -242,9 +242,9 @@ async def test_vote_round_trip_and_ballot_upsert(db: Database) -> None:
 async def test_open_for_returns_the_newest_open_vote(db: Database) -> None:
     story = await make_story(db)
     async with db.transaction() as conn:
-        first = await votes.create(conn, story.id, 1, ["a", "b"], NOW)
+        first = await votes.create(conn, story.id, 1, ["a", "b"], NOW, NOW)
         await votes.close(conn, first.id, None, NOW)
-        second = await votes.create(conn, story.id, 1, ["c", "d"], NOW)
+        second = await votes.create(conn, story.id, 1, ["c", "d"], NOW, NOW)
         assert (await votes.open_for(conn, story.id)).id == second.id
 
 

@@ -1,10 +1,14 @@
 """A pass-through proxy in front of the real engine that a test can make fail on demand.
 
 `mode = "pass"` forwards everything; `"refuse"` answers chat completions with 503; `"cut"` forwards a
-streamed completion but drops the connection after a few events (the engine dies mid-narration).
+streamed completion but drops the connection after a few events (the engine dies mid-narration);
+`"stall"` forwards a few events and then goes quiet, holding the stream open (a generation that is
+still running when the bot is stopped). `stalled` is set once a stream has gone quiet.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import aiohttp
 from aiohttp import web
@@ -17,6 +21,7 @@ class EngineProxy:
         self.target = target.rstrip("/")
         self.mode = "pass"
         self.cut_after = 3
+        self.stalled = asyncio.Event()
         self.completions = 0
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -65,4 +70,7 @@ class EngineProxy:
                 if is_chat and self.mode == "cut" and events >= self.cut_after:
                     request.transport.close()  # the engine "dies" mid-stream
                     return response
+                if is_chat and self.mode == "stall" and events >= self.cut_after:
+                    self.stalled.set()
+                    await asyncio.Event().wait()  # until the client goes away (the handler is cancelled)
             return response

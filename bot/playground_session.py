@@ -351,7 +351,8 @@ class Playground:
         for i, (_, label, field) in enumerate(form_fields(ix.modal), start=1):
             kind = "long text" if field.get("style") == 2 else "text"
             need = "required" if field.get("required", True) else "optional"
-            self.term.line(f"  [{i}] {label} ({kind}, {need}, up to {field.get('max_length') or 4000} characters)")
+            limit = int(field.get("max_length") or 4000)  # Discord's own maximum when the bot sets none
+            self.term.line(f"  [{i}] {label} ({kind}, {need}, up to {limit:,} characters)")
         self.term.dim("  Fill it in: :modal TEXT (one field), :modal 1=… 2=…, or :modal alone to be asked.")
 
     async def _submit_form(self, arg: str) -> FakeInteraction:

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.export import export_story
-from bot.story_rules import StoryOptions, parse_duration
+from bot.story_rules import TURN_LIMIT, StoryOptions, parse_duration
 from bot.text import InputProblem, defuse_mentions, escape_markdown, quote
 from cogs.stories.render import lobby_embed, status_embed, turn_message, vote_embed
 from cogs.stories.runner import StoryRunner
@@ -112,11 +112,11 @@ class Stories(commands.Cog):
 
     # --- turns --------------------------------------------------------------------------------------
     @story.command(name="add", description="Add your turn to the story.")
-    @app_commands.describe(text="What your character does or says (up to 1,800 characters)")
+    @app_commands.describe(text=f"What your character does or says (up to {TURN_LIMIT:,} characters)")
     async def add(self, interaction: discord.Interaction, text: str) -> None:
         await self.submit_turn(interaction, text)
 
-    @story.command(name="write", description="Write a long turn in a text box.")
+    @story.command(name="write", description=f"Write a long turn in a text box (up to {TURN_LIMIT:,} characters).")
     async def write(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(TurnModal(self))
 

@@ -83,8 +83,8 @@ class TurnModal(discord.ui.Modal, title="Your turn"):
     text: discord.ui.TextInput[TurnModal] = discord.ui.TextInput(
         label="What does your character do?",
         style=discord.TextStyle.paragraph,
-        placeholder=f"Up to {TURN_LIMIT} characters.",
-        max_length=4000,  # Discord's maximum; longer than a turn, so an over-long draft gets a clear reply
+        placeholder=f"Up to {TURN_LIMIT:,} characters.",
+        max_length=TURN_LIMIT,  # the form states the one limit the story enforces (Discord counts down to it)
     )
 
     def __init__(self, cog: Any, *, edit: bool = False) -> None:

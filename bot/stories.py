@@ -163,12 +163,24 @@ class StoryService:
             story = await self._story(conn, story_id)
             players = await repo.players(conn, story.id)
             if any(p.user_id == user_id for p in players):
-                raise Conflict("You are already in this story.")
+                raise Conflict("You are already in this story. `/story join character:…` renames your character.")
             if len(players) >= MAX_PLAYERS:
                 raise Conflict(f"This story is full ({MAX_PLAYERS} players).")
             player = await repo.join(conn, story.id, user_id, name, self._now())
             outcome = await self._advance(conn, story) if story.phase == "held" and not players else Outcome(story)
         return outcome, player
+
+    async def rename(self, story_id: int, user_id: int, name: str) -> tuple[Player, Player]:
+        """A player's character takes a new name (same rules as joining). Returns (before, after)."""
+        name = self._name(name)
+        async with self._db.transaction() as conn:
+            story = await self._story(conn, story_id)
+            before = next((p for p in await repo.players(conn, story.id) if p.user_id == user_id), None)
+            if before is None:
+                raise NotFound("You are not in this story. `/story join` joins it.")
+            after = await repo.rename(conn, story.id, user_id, name)
+        assert after is not None
+        return before, after
 
     async def leave(self, story_id: int, user_id: int) -> tuple[Outcome, Player]:
         async with self._db.transaction() as conn:

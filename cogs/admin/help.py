@@ -34,7 +34,11 @@ SECTIONS: list[HelpSection] = [
                 "Open a lobby; players press Join, the starter presses Start",
                 "/story start title:The Lost Key genre:mystery premise:A key is found in the snow turn_timeout:10m",
             ),
-            ("/story join", "Join (optionally as a named character)", "/story join character:Mira"),
+            (
+                "/story join",
+                "Join (optionally as a named character); again, to rename it",
+                "/story join character:Mira",
+            ),
             (
                 "/story add",
                 f"Add your turn (up to {TURN_LIMIT:,} characters)",

@@ -70,13 +70,21 @@ class Stories(commands.Cog):
         message = await interaction.original_response()
         await self.service.set_lobby_message(story.id, message.id)
 
-    @story.command(name="join", description="Join the story in this channel.")
-    @app_commands.describe(character="Your character's name (default: your display name)")
+    @story.command(name="join", description="Join the story in this channel, or rename your character in it.")
+    @app_commands.describe(
+        character="Your character's name (default: your display name); if you play already, a new one"
+    )
     async def join(self, interaction: discord.Interaction, character: str = "") -> None:
         view = await self.service.view(interaction.channel_id)
-        outcome, player = await self.service.join(
-            view.story.id, interaction.user.id, character or interaction.user.display_name
-        )
+        user = interaction.user
+        if character and any(p.user_id == user.id for p in view.players):
+            before, after = await self.service.rename(view.story.id, user.id, character)
+            await interaction.response.send_message(
+                f"🪪 <@{user.id}> now plays **{quote(after.name, 40)}** (was **{quote(before.name, 40)}**).",
+                allowed_mentions=NO_PINGS,
+            )
+            return
+        outcome, player = await self.service.join(view.story.id, user.id, character or user.display_name)
         await interaction.response.send_message(
             f"🙋 <@{player.user_id}> joins the story as **{quote(player.name, 40)}**.", allowed_mentions=NO_PINGS
         )

@@ -186,6 +186,21 @@ async def test_join_and_leave_in_the_lobby(service: StoryService) -> None:
     assert [p.user_id for p in (await service.view(CHANNEL)).players] == [ADA]
 
 
+async def test_a_player_renames_their_character_with_the_same_rules_as_joining(service: StoryService) -> None:
+    story = await new_story(service, players=2)
+    before, after = await service.rename(story.id, BO, "  Mira \u200b")
+    assert (before.name, after.name) == ("Bo", "Mira") and after.position == before.position
+    with pytest.raises(InputProblem, match="limit is 40"):
+        await service.rename(story.id, BO, "x" * 41)
+    with pytest.raises(NotFound, match="not in this story"):
+        await service.rename(story.id, CY, "Cy the Bold")
+    with pytest.raises(Conflict, match="`/story join character:…` renames"):
+        await service.join(story.id, BO, "Mira again")
+    await service.begin(story.id, actor(ADA))
+    plan = await service.plan_narration(story.id)
+    assert "Mira" in plan.messages[-1]["content"] and "Bo" not in plan.messages[-1]["content"]
+
+
 async def test_a_story_is_full_at_max_players(service: StoryService) -> None:
     story = await new_story(service, players=1)
     for user_id in range(1000, 1000 + MAX_PLAYERS - 1):

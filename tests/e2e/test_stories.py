@@ -194,6 +194,34 @@ def _disabled(message: Message) -> bool:
     return all(c.get("disabled") for row in message.components for c in row.get("components", []))
 
 
+# --- the lobby ----------------------------------------------------------------------------------------
+async def test_the_join_hint_renames_as_it_says(fake: FakeDiscord, world: World, taleweaver: BotHandle) -> None:
+    chan, alice, bob = world.channel, world.alice, world.bob
+    start = await fake.invoke(alice, chan, "story start", title="Names", genre="fable", premise="A naming day.")
+    lobby = await start.wait_original()
+    joined = await fake.click(bob, lobby, label="Join")
+    hint = (await joined.wait_followups())[0].content
+    assert "`/story join character:…` picks another name" in hint
+
+    renamed = await fake.invoke(bob, chan, "story join", character="Mira")
+    said = await answer(renamed)
+    assert not renamed.ephemeral and said == f"🪪 <@{bob.id}> now plays **Mira** (was **bob**)."
+    status = await answer(await fake.invoke(alice, chan, "story status"))
+    assert "as **Mira**" in status and "as **bob**" not in status
+
+    hostile = await fake.invoke(bob, chan, "story join", character="@everyone <@&1>")
+    assert "now plays **@\u200beveryone" in await answer(hostile) and not fake.messages(chan)[-1].pinged_everyone
+    for options, refusal in (
+        ({"character": "M" * 41}, "limit is 40"),
+        ({}, "already in this story. `/story join character:…` renames"),
+    ):
+        refused = await fake.invoke(bob, chan, "story join", **options)
+        assert refusal in await answer(refused) and refused.ephemeral
+    elsewhere = await fake.invoke(bob, world.other_channel, "story join", character="Spy")
+    assert "no story running in this channel" in await answer(elsewhere) and elsewhere.ephemeral
+    assert not no_pings(fake.messages(chan))
+
+
 # --- restarts -----------------------------------------------------------------------------------------
 async def test_restart_mid_round_resumes_turns_timers_and_votes(
     fake: FakeDiscord, world: World, taleweaver: BotHandle

@@ -42,7 +42,9 @@ command, users/channels/roles are written by name (@alice, #library), attachment
 
 Playground verbs start with a colon:
   :as NAME          act as another user (created and added to the server if new)
-  :users            who is in the server
+  :users            who is in the server, with their roles
+  :role NAME        give yourself a role (created if new; -NAME takes it away; alone: list the roles),
+                    e.g. to try /settings moderator-role with someone who is not the owner
   :channel [NAME]   switch to a channel (created if new); alone, list the channels
   :thread NAME      open (or switch to) a thread under the current channel
   :click N|LABEL    press a button of the latest message with buttons (they are numbered under it)

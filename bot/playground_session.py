@@ -23,6 +23,7 @@ from bot.playground_commands import (
     form_fields,
     form_values,
     label_matches,
+    moderators_only,
     parse_slash,
 )
 from bot.playground_input import LineSource
@@ -34,14 +35,18 @@ from tests.fakediscord import Channel, FakeDiscord, FakeInteraction, FakeUsageEr
 
 log = logging.getLogger(__name__)
 
-VERBS = [":as", ":users", ":channel", ":thread", ":click", ":say", ":modal", ":history", ":wait", ":help", ":quit"]
+VERBS = [
+    ":as", ":users", ":role", ":channel", ":thread", ":click", ":say", ":modal", ":history", ":wait", ":help", ":quit",
+]  # fmt: skip
 VERB_HELP = """\
 Slash commands are typed like in Discord, options as name:value (a value runs until the next name:):
   /poem topic:autumn rain form:haiku          /story add text:I pick up the key
   :help /story start   shows a command's options; Tab completes commands and options.
 Playground verbs:
   :as NAME          act as another user (created and added to the server if new)
-  :users            who is in the server
+  :users            who is in the server, with their roles
+  :role NAME        give yourself a role (created if new; e.g. for /settings moderator-role);
+                    :role -NAME takes it away; :role alone lists the roles
   :channel [NAME]   switch to a channel (created if new); without a name, list them
   :thread NAME      open (or switch to) a thread under the current channel
   :click N | LABEL  press button N (or the one labelled LABEL) under the latest message with buttons
@@ -217,6 +222,9 @@ class Playground:
     async def _do(self, line: str) -> FakeInteraction | None:
         if line.startswith("/"):
             command = parse_slash(line, self.fake, self.channel)
+            refusal = moderators_only(self.fake, self.channel, self.user, command.path)
+            if refusal:
+                raise InputError(refusal)
             return await self._started(self.fake.invoke(self.user, self.channel, command.path, **command.options))
         verb, _, arg = line.partition(" ")
         arg = arg.strip()
@@ -224,6 +232,8 @@ class Playground:
             self._become(arg)
         elif verb in (":users", ":who"):
             self._lines(self.world.describe_members(self.user))
+        elif verb in (":role", ":roles"):
+            self._lines(self.world.role_verb(self.user, arg))
         elif verb in (":channel", ":channels"):
             if arg:
                 self.channel = self.world.channel(arg)

@@ -27,6 +27,9 @@ class MessageSink(Protocol):
 
     async def edit(self, handle: Any, content: str, *, final: bool = False) -> None: ...
 
+    async def delete(self, handle: Any) -> None:
+        """Remove a page the text no longer reaches (never the first)."""
+
 
 class StreamRenderer:
     def __init__(
@@ -79,6 +82,11 @@ class StreamRenderer:
             return
         self._last = now
         pages = self.pages()
+        # The text can shrink (cleaning drops a loop or a line spoken for a player, a cut ends at a
+        # sentence): pages it no longer reaches go, or they would stay behind as stray fragments.
+        while len(self._handles) > len(pages):
+            self._shown.pop()
+            await self._sink.delete(self._handles.pop())
         for index, content in enumerate(pages):
             last = final and index == len(pages) - 1
             if index >= len(self._handles):

@@ -62,6 +62,10 @@ class InteractionSink:
         else:
             await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
 
+    async def delete(self, handle: Any) -> None:
+        if handle != ORIGINAL:  # the first page is the response itself and always stays
+            await handle.delete()
+
 
 class ChannelSink:
     """Streams into new channel messages (for output not tied to one interaction, e.g. a narrator)."""
@@ -79,6 +83,9 @@ class ChannelSink:
     async def edit(self, handle: discord.Message, content: str, *, final: bool = False) -> None:
         extra = _view_on_final(self.view, final)
         await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
+
+    async def delete(self, handle: discord.Message) -> None:
+        await handle.delete()
 
 
 def renderer(sink: InteractionSink | ChannelSink, header: str = "") -> StreamRenderer:

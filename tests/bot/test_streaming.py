@@ -17,7 +17,8 @@ class Sink:
 
     def __init__(self) -> None:
         self.messages: list[str] = []
-        self.calls: list[tuple[str, int, bool]] = []  # (send or edit, handle, final)
+        self.deleted: set[int] = set()
+        self.calls: list[tuple[str, int, bool]] = []  # (send, edit or delete, handle, final)
 
     async def send(self, content: str, *, final: bool = False) -> int:
         self._check(content)
@@ -27,10 +28,21 @@ class Sink:
 
     async def edit(self, handle: int, content: str, *, final: bool = False) -> None:
         self._check(content)
+        assert handle not in self.deleted, "an edit of a deleted message"
         # Only the final write may repeat the text (it carries the buttons); otherwise it wastes a rate-limited call.
         assert final or self.messages[handle] != content, "an edit that changes nothing"
         self.messages[handle] = content
         self.calls.append(("edit", handle, final))
+
+    async def delete(self, handle: int) -> None:
+        assert handle not in self.deleted and handle != 0, "the first page is the response itself"
+        self.deleted.add(handle)
+        self.calls.append(("delete", handle, False))
+
+    @property
+    def shown(self) -> list[str]:
+        """What the channel shows: the messages that were not deleted."""
+        return [m for i, m in enumerate(self.messages) if i not in self.deleted]
 
     @property
     def finals(self) -> list[tuple[str, int, bool]]:
@@ -106,6 +118,20 @@ async def test_the_final_flag_marks_only_the_last_write_of_the_last_page() -> No
     await r2.finish("long " * 500)  # the final text needs a new page: it is sent with the flag
     assert sink2.finals == [("send", 1, True)]
     assert [c for c in sink2.calls if not c[2]] == [("send", 0, False), ("edit", 0, False)]
+
+
+async def test_a_text_that_shrinks_leaves_no_stray_page_behind() -> None:
+    """A small model loops ("life, life, life, …") past a page; cleaning collapses the loop at the end.
+    The page the text no longer reaches is removed, not left showing its last word."""
+    r, sink, clock = renderer()
+    verse = "Of all the rivers in the world, this one remembers me.\n"
+    await r.update(verse * 30)
+    clock.now += 1.0
+    await r.update(verse * 30 + "life, " * 60)
+    assert len(sink.shown) == 2 and WRITING in sink.shown[1]
+    handles = await r.finish(verse * 30 + "life, life, life,", note="— for you")
+    assert handles == [0] and sink.shown == [verse * 30 + "life, life, life,\n\n— for you"]
+    assert sink.finals == [("edit", 0, True)] and ("delete", 1, False) in sink.calls
 
 
 async def test_finish_with_a_note() -> None:

@@ -56,11 +56,18 @@ class StreamRenderer:
     def handles(self) -> list[Any]:
         return list(self._handles)
 
-    async def queued(self, position: int) -> None:
-        """Show the place in line until the first words arrive."""
-        if position > 1 and not self.text:
-            self._status = f"⏳ *the storyteller is busy: you are #{position} in line…*"
-            await self._render(force=True)
+    async def queued(self, position: int, eta: float | None = None) -> None:
+        """Show the place in line (and, reported as it happens, the expected wait) until words arrive.
+
+        A place given without an estimate comes from the moment the request was accepted: #1 then
+        usually means it runs at once, so only a longer line is shown.
+        """
+        if self.text or position < 1 or (eta is None and position < 2):
+            return
+        place = "you are next in line" if position == 1 else f"you are #{position} in line"
+        wait = f", about {_wait(eta)}" if eta else ""
+        self._status = f"⏳ *the storyteller is busy: {place}{wait}…*"
+        await self._render(force=True)
 
     async def update(self, text: str) -> None:
         """The whole text so far. Rendered if the last render is at least `interval` old."""
@@ -103,3 +110,7 @@ class StreamRenderer:
         pages = split_message(body, self._limit - STATUS_ROOM) or [""]
         pages[-1] = (pages[-1].rstrip() + status).strip() or "…"
         return pages
+
+
+def _wait(seconds: float) -> str:
+    return f"{round(seconds)} s" if seconds < 90 else f"{round(seconds / 60)} min"

@@ -263,15 +263,42 @@ class Generation:
     def completion_tokens(self) -> int:
         return sum(s.generated for s in self.seqs)
 
+    @property
+    def admitted_at(self) -> float | None:
+        """When the first of the request's sequences left the waiting line (time.monotonic), or None."""
+        times = [s.admitted for s in self.seqs if s.admitted is not None]
+        return min(times) if times else None
+
+    def in_line(self) -> tuple[int, int]:
+        """(place in line, about how many seconds until a slot frees) while no sequence runs yet."""
+        scheduler = self.engine.scheduler
+        assert scheduler is not None
+        position = min((scheduler.position(s) for s in self.seqs), default=0)
+        return position, scheduler.wait_estimate(position)
+
     async def deltas(self) -> AsyncIterator[Delta]:
+        async for delta in self.deltas_or_ticks(None):
+            if delta is not None:
+                yield delta
+
+    async def deltas_or_ticks(self, tick: float | None) -> AsyncIterator[Delta | None]:
+        """The deltas, plus None whenever `tick` seconds pass without one (a moment to report the line)."""
         remaining = len(self.seqs)
+        getter: asyncio.Future[Delta] | None = None
         try:
             while remaining:
-                delta = await self._out.get()
+                getter = getter or asyncio.ensure_future(self._out.get())
+                done, _ = await asyncio.wait({getter}, timeout=tick)
+                if not done:
+                    yield None
+                    continue
+                delta, getter = getter.result(), None
                 if delta.finish is not None:
                     remaining -= 1
                 yield delta
         finally:
+            if getter is not None:
+                getter.cancel()
             await self.close()
 
     async def close(self) -> None:

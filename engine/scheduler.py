@@ -101,6 +101,16 @@ class FairScheduler:
             return True
         return False
 
+    def position(self, seq: Sequence) -> int:
+        """Where a waiting sequence is in line, roughly (1 = next; fairness may reorder); 0 once it runs."""
+        if seq not in self._waiting:
+            return 0
+        return 1 + sum(1 for other in self._waiting if other.created < seq.created)
+
+    def wait_estimate(self, position: int) -> int:
+        """About how many seconds the sequence at `position` will wait for a slot."""
+        return math.ceil(self._seconds_per_sequence * position / max(1, self._backend.capacity))
+
     def retry_after(self) -> int:
         slots = max(1, self._backend.capacity)
         estimate = self._seconds_per_sequence * (self.waiting + 1) / slots

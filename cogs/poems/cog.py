@@ -60,7 +60,7 @@ class Poems(commands.Cog):
             done: PoemDone | None = None
             async for event in self.bot.poems.compose(poem):
                 if isinstance(event, Queued):
-                    await stream.queued(event.position)
+                    await stream.queued(event.position, event.eta)
                 elif isinstance(event, TextDelta):
                     await stream.update(event.text)
                 else:

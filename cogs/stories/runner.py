@@ -16,7 +16,7 @@ from typing import Any
 
 import discord
 
-from bot.engine_client import EngineError, Finished, TextDelta
+from bot.engine_client import EngineError, Finished, Queued, TextDelta
 from bot.errors import Conflict, NotFound, describe
 from bot.export import export_story
 from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
@@ -226,6 +226,8 @@ class StoryRunner:
                 await stream.update(clean_narration(text, plan.players))
             elif isinstance(event, Finished):
                 finish = event.reason
+            elif isinstance(event, Queued):
+                await stream.queued(event.position, event.eta)
         return text, finish
 
     async def _narrate_choices(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:

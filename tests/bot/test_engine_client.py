@@ -15,6 +15,7 @@ from bot.engine_client import (
     EngineBusy,
     EngineClient,
     EngineRejected,
+    EngineTimeout,
     EngineUnavailable,
     Finished,
     Queued,
@@ -292,6 +293,92 @@ async def test_an_unreadable_answer_is_unavailable(scripted: StartServer) -> Non
     async with EngineClient(url) as client:
         with pytest.raises(EngineUnavailable):
             await client.complete(SEA, tenant="1", sampling=Sampling())
+
+
+# --- the generation limit (ENGINE_TIMEOUT) counts generation, not time in line -------------------------
+LIMIT = 1.0  # seconds of generation allowed in these tests; the scripted waits are several times longer
+
+
+def note(text: str) -> bytes:
+    return f": {text}\n\n".encode()
+
+
+async def test_time_in_line_does_not_count_against_the_limit(scripted: StartServer) -> None:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Queue-Position": "3"})
+        await response.prepare(request)
+        for position in (3, 3, 2, 2, 1, 1, 1, 1):  # 3.2 s in line: over three times the limit
+            await response.write(note(f"queued position={position} eta={position * 5}"))
+            await asyncio.sleep(0.4)
+        await response.write(note("running"))
+        for part in (chunk("Once "), chunk("upon a time."), chunk(None, finish="stop"), b"data: [DONE]\n\n"):
+            await response.write(part)
+        return response
+
+    url = await scripted({("POST", CHAT): chat})
+    async with EngineClient(url, timeout=LIMIT) as client:
+        events = await collect(client, Sampling())
+    assert events[0] == Queued(3) and Queued(3, 15.0) in events and Queued(1, 5.0) in events
+    assert texts_of(events) == "Once upon a time." and events[-1] == Finished("stop")
+
+
+async def test_a_generation_past_the_limit_ends_as_timeout_and_keeps_its_text(scripted: StartServer) -> None:
+    disconnected = asyncio.Event()
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(chunk("Once ") + chunk("upon "))
+        try:
+            for _ in range(300):  # a slow generation: nothing more within the limit
+                await asyncio.sleep(0.1)
+                await response.write(note("still here"))
+        except (ConnectionError, asyncio.CancelledError):  # the client went away (aiohttp cancels the handler)
+            disconnected.set()
+            raise
+        return response
+
+    url = await scripted({("POST", CHAT): chat})
+    async with EngineClient(url, timeout=LIMIT) as client:
+        events = await collect(client, Sampling(n=2))
+    assert events == [TextDelta("Once "), TextDelta("upon "), Finished("timeout", 0), Finished("timeout", 1)]
+    await asyncio.wait_for(disconnected.wait(), 30)  # the stream was closed: the engine stops generating
+
+
+async def test_the_servers_own_timeout_after_some_text_keeps_it_too(scripted: StartServer) -> None:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        stop = {"error": {"message": "Generation took longer than 300 s and was stopped.", "code": "timeout"}}
+        return await sse(request, [chunk("The sea"), f"data: {json.dumps(stop)}\n\n".encode(), b"data: [DONE]\n\n"])
+
+    url = await scripted({("POST", CHAT): chat})
+    async with EngineClient(url) as client:
+        assert await collect(client, Sampling()) == [TextDelta("The sea"), Finished("timeout")]
+
+
+async def test_no_text_within_the_limit_is_a_timeout(scripted: StartServer) -> None:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        return await sse(request, [note("running")] + [note("thinking")] * 5 + [b""] * 3000)
+
+    url = await scripted({("POST", CHAT): chat})
+    async with EngineClient(url, timeout=LIMIT) as client:
+        with pytest.raises(EngineTimeout):
+            await collect(client, Sampling())
+
+
+async def test_a_server_that_stops_reporting_its_line_is_given_up(scripted: StartServer) -> None:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(note("queued position=1 eta=2"))
+        await asyncio.sleep(60)
+        return response
+
+    url = await scripted({("POST", CHAT): chat})
+    async with EngineClient(url, timeout=300, queue_silence=LIMIT) as client:
+        began = time.monotonic()
+        with pytest.raises(EngineTimeout):
+            await collect(client, Sampling())
+    assert time.monotonic() - began < 30, "given up after the silence, not after the generation limit"
 
 
 async def test_health_falls_back_to_models_for_other_servers(scripted: StartServer) -> None:

@@ -167,6 +167,14 @@ async def test_queued_shows_the_place_in_line_until_text_arrives() -> None:
     assert sink.messages == [f"Once\n\n{WRITING}"]
 
 
+async def test_a_wait_reported_as_it_happens_shows_its_estimate() -> None:
+    r, sink, _ = renderer()
+    await r.queued(1, 4.0)  # reported while waiting: even "next" is worth saying, with how long
+    assert sink.messages == ["⏳ *the storyteller is busy: you are next in line, about 4 s…*"]
+    await r.queued(3, 150.0)
+    assert sink.messages == ["⏳ *the storyteller is busy: you are #3 in line, about 2 min…*"]
+
+
 async def test_waiting_status_before_the_first_words() -> None:
     r, _, _ = renderer(header="h")
     assert r.pages() == [f"h\n\n{WAITING}"]

@@ -15,6 +15,7 @@ from cogs.ui import NO_PINGS, InteractionSink, defer_public, guarded, in_guild, 
 from storage.poems import Poem
 
 FORM_CHOICES = [app_commands.Choice(name=name.title(), value=name) for name in FORMS]
+CUT_SHORT = "✂️ *Time ran out, so the poem stops here.*"
 
 
 def header(poem: Poem) -> str:
@@ -51,14 +52,16 @@ class Poems(commands.Cog):
         await defer_public(interaction)
         await self.write(interaction, poem)
 
-    async def write(self, interaction: discord.Interaction, poem: Poem) -> None:
-        """Stream a poem into the interaction's message, then put the buttons under it."""
+    async def write(self, interaction: discord.Interaction, poem: Poem, *, continuing: bool = False) -> None:
+        """Stream a poem (or the rest of one cut short) into the interaction's message, then the buttons."""
         sink = InteractionSink(interaction)
         stream = renderer(sink, header(poem))
         self._writing.add(poem.id)
         try:
+            if continuing:
+                await stream.update(poem.text)
             done: PoemDone | None = None
-            async for event in self.bot.poems.compose(poem):
+            async for event in self.bot.poems.compose(poem, continuing=continuing):
                 if isinstance(event, Queued):
                     await stream.queued(event.position, event.eta)
                 elif isinstance(event, TextDelta):
@@ -66,8 +69,12 @@ class Poems(commands.Cog):
                 else:
                     done = event
         except EngineError as exc:
-            sink.view = poem_view(poem, written=False)
-            await stream.finish(note=f"⚠️ {describe(exc)} Press **Regenerate** to try again.")
+            if continuing:  # what was kept stays, and so does the way on
+                sink.view = poem_view(poem, cut_short=True)
+                await stream.finish(poem.text, note=f"⚠️ {describe(exc)} Press **Continue** to try again.")
+            else:
+                sink.view = poem_view(poem, written=False)
+                await stream.finish(note=f"⚠️ {describe(exc)} Press **Regenerate** to try again.")
             return
         except discord.NotFound:
             return  # the message was deleted while we wrote; leaving the stream aborts the generation
@@ -81,7 +88,9 @@ class Poems(commands.Cog):
         note = f"— for <@{done.poem.author_id}> · poem #{done.poem.id}"
         if done.truncated:
             note = "⚠️ *The poem reached its length limit and may be cut short.*\n" + note
-        sink.view = poem_view(done.poem)
+        if done.cut_short:
+            note = f"{CUT_SHORT} Press **Continue** for the rest.\n" + note
+        sink.view = poem_view(done.poem, cut_short=done.cut_short)
         await stream.finish(done.poem.text, note=note)
 
     @guarded
@@ -95,13 +104,14 @@ class Poems(commands.Cog):
             await interaction.followup.send(
                 f"📚 {what} as poem #{saved.id}. `/anthology show id:{saved.id}` shows it.", ephemeral=True
             )
-        elif action == "regen":
-            await self.bot.poems.check_can_regenerate(poem, interaction.user.id, await is_moderator(interaction))
+        elif action in ("regen", "continue"):
+            what = "regenerate" if action == "regen" else "continue"
+            await self.bot.poems.check_can_regenerate(poem, interaction.user.id, await is_moderator(interaction), what)
             if poem.id in self._writing:
                 raise Conflict("This poem is being written right now; wait for it to finish.")
             await interaction.response.defer()
             await interaction.edit_original_response(view=None)
-            await self.write(interaction, poem)
+            await self.write(interaction, poem, continuing=action == "continue" and bool(poem.text))
         else:
             new = await self.bot.poems.another_take(poem_id, interaction.user.id, interaction.channel_id or 0)
             await defer_public(interaction)

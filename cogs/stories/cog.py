@@ -13,7 +13,7 @@ from bot.story_rules import TURN_LIMIT, StoryOptions, parse_duration
 from bot.text import InputProblem, defuse_mentions, escape_markdown, quote
 from cogs.stories.render import lobby_embed, status_embed, turn_message, vote_embed
 from cogs.stories.runner import StoryRunner
-from cogs.stories.views import LobbyButton, TurnModal, VoteButton, lobby_view
+from cogs.stories.views import ContinueButton, LobbyButton, TurnModal, VoteButton, lobby_view
 from cogs.ui import NO_PINGS, actor_of, defer_public, guarded, in_guild
 
 MODES = [
@@ -35,11 +35,11 @@ class Stories(commands.Cog):
         self.runner = StoryRunner(bot, self.service)
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(LobbyButton, VoteButton)
+        self.bot.add_dynamic_items(LobbyButton, VoteButton, ContinueButton)
         await self.runner.restore()
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(LobbyButton, VoteButton)
+        self.bot.remove_dynamic_items(LobbyButton, VoteButton, ContinueButton)
         await self.runner.close()
 
     story = app_commands.Group(name="story", description="Tell a story together, with an AI narrator.", guild_only=True)
@@ -186,6 +186,13 @@ class Stories(commands.Cog):
         outcome = await self.service.narrate_now(interaction.channel_id, actor_of(interaction))
         await interaction.response.send_message("📖 The narrator takes up the tale…")
         await self.runner.apply(outcome)
+
+    @guarded
+    async def on_continue(self, interaction: discord.Interaction, turn_id: int) -> None:
+        plan, turn = await self.service.plan_continuation(turn_id, actor_of(interaction))
+        await interaction.response.defer()  # the narration's own message goes on
+        await interaction.edit_original_response(view=None)  # no second Continue while this one writes
+        await self.runner.continue_narration(interaction, plan, turn)
 
     @guarded
     async def on_vote(self, interaction: discord.Interaction, vote_id: int, option: int) -> None:

@@ -23,11 +23,15 @@ from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
 from bot.story_prompts import clean_narration
 from bot.streaming import StreamRenderer
 from cogs.stories.render import narrator_header, vote_embed, vote_result
-from cogs.stories.views import vote_view
-from cogs.ui import NO_PINGS, ChannelSink, renderer
+from cogs.stories.views import continue_view, vote_view
+from cogs.ui import NO_PINGS, ChannelSink, InteractionSink, renderer
 from storage.stories import Story
+from storage.turns import Turn
 
 log = logging.getLogger(__name__)
+
+CUT_SHORT = "✂️ *Time ran out, so the narrator stopped here.*"
+GO_ON = f"{CUT_SHORT} **Continue** asks for the rest."
 
 
 class StoryRunner:
@@ -36,6 +40,7 @@ class StoryRunner:
         self.service = service
         self._timers: dict[int, asyncio.Task[None]] = {}
         self._narrations: dict[int, asyncio.Task[None]] = {}
+        self._continuing: set[int] = set()  # narrator turns being continued right now
         self._background: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -208,22 +213,49 @@ class StoryRunner:
             if sink.last is not None:  # the reason and what to do follow in the story's notice
                 await stream.finish(note="⚠️ *The narrator stopped here. Nothing was saved.*")
             raise
-        outcome = await self.service.complete_narration(plan, [text], truncated=finish == "length")
+        cut = finish == "timeout"  # kept up to its last sentence, stored, and the story goes on
+        outcome = await self.service.complete_narration(plan, [text], truncated=finish in ("length", "timeout"))
         if outcome.turn is not None:
-            await stream.finish(outcome.turn.text)
+            if cut and outcome.turn.kind == "narrator" and outcome.story.phase != "ended":
+                sink.view = continue_view(outcome.turn.id)
+            await stream.finish(outcome.turn.text, note=(GO_ON if sink.view else CUT_SHORT) if cut else "")
         elif sink.last is not None:
             await stream.finish(note="⚠️ *Nothing was saved.*")
         return outcome
 
-    async def _stream_once(self, stream: StreamRenderer, plan: NarrationPlan) -> tuple[str, str]:
+    async def continue_narration(self, interaction: discord.Interaction, plan: NarrationPlan, turn: Turn) -> None:
+        """Stream the rest of a narration that time cut short into its own message, then store it."""
+        if turn.id in self._continuing:
+            raise Conflict("The narrator is already going on with this part.")
+        self._continuing.add(turn.id)
+        sink = InteractionSink(interaction)
+        stream = renderer(sink, narrator_header(turn.round))
+        try:
+            text, finish = await self._stream_once(stream, plan, before=turn.text)
+            turn = await self.service.extend_narration(plan, turn, text, truncated=finish in ("length", "timeout"))
+        except (EngineError, Conflict) as exc:  # what was kept stays as it was
+            sink.view = continue_view(turn.id) if isinstance(exc, EngineError) else None
+            again = " Press **Continue** to try again." if sink.view else ""
+            await stream.finish(turn.text, note=f"⚠️ {describe(exc)}{again}")
+            return
+        finally:
+            self._continuing.discard(turn.id)
+        cut = finish == "timeout"
+        sink.view = continue_view(turn.id) if cut else None
+        await stream.finish(turn.text, note=GO_ON if cut else "")
+
+    async def _stream_once(self, stream: StreamRenderer, plan: NarrationPlan, before: str = "") -> tuple[str, str]:
+        """One generation, shown as it comes (after `before`, a part being continued). Returns (raw text,
+        finish reason)."""
         text, finish = "", "stop"
-        await stream.update("")
+        await stream.update(before)
         async for event in self.bot.engine.stream(
             plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
         ):
             if isinstance(event, TextDelta):
                 text += event.text
-                await stream.update(clean_narration(text, plan.players))
+                shown = clean_narration(text, plan.players)
+                await stream.update(f"{before} {shown}".strip() if before else shown)
             elif isinstance(event, Finished):
                 finish = event.reason
             elif isinstance(event, Queued):

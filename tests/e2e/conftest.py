@@ -1,12 +1,21 @@
-"""End-to-end fixtures: the fake Discord, the real engine, a real SQLite file and the real bot."""
+"""End-to-end fixtures: the fake Discord, the real engine, a real SQLite file and the real bot.
+
+Nothing here budgets wall-clock time for the model: the bot's generation limit is scaled from how long
+this machine took for a reference generation (`pace`), and tests wait for what the model writes with
+`wait_working`, which waits as long as something moves and fails only when nothing does.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import json
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -32,6 +41,23 @@ class World:
     keepers: Role  # a role with Manage Server
 
 
+T = TypeVar("T")
+IDLE_LIMIT_S = 60.0  # longer than any turn or vote timer the tests set; a hang shows as this much stillness
+PACE_TOKENS = 48  # the reference generation: one e2e narration's worth
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast the model writes on this machine, measured once per session."""
+
+    reference_s: float  # seconds for PACE_TOKENS tokens after a short prompt, waiting in line included
+
+    @property
+    def engine_timeout(self) -> float:
+        """ENGINE_TIMEOUT for the e2e bot: far above any generation the tests ask for, on this machine."""
+        return max(120.0, 20 * self.reference_s)
+
+
 @dataclass
 class BotHandle:
     """The real Taleweaver bot against the fake Discord; restartable on the same database file."""
@@ -40,6 +66,7 @@ class BotHandle:
     engine_url: str
     db_path: Path
     guild: Guild
+    engine_timeout: float = 120.0
     narration_tokens: int = 48
     bot: Taleweaver | None = None
     _task: asyncio.Task[None] | None = None
@@ -48,7 +75,9 @@ class BotHandle:
     async def start(self) -> Taleweaver:
         self._stack = contextlib.AsyncExitStack()
         db = await self._stack.enter_async_context(Database.open(self.db_path))
-        engine = await self._stack.enter_async_context(EngineClient(self.engine_url, timeout=120, connect_retries=1))
+        engine = await self._stack.enter_async_context(
+            EngineClient(self.engine_url, timeout=self.engine_timeout, connect_retries=1)
+        )
         settings = Settings(
             discord_token=self.fake.token,
             dev_guild_id=self.guild.id,
@@ -102,13 +131,53 @@ async def proxy(engine: EngineProcess) -> AsyncIterator[EngineProxy]:
     await proxy.stop()
 
 
+@pytest.fixture(scope="session")
+def pace(engine: EngineProcess) -> Pace:
+    body = {"model": "m", "messages": [{"role": "user", "content": "Describe a lantern-lit road at dusk."}]}
+    body.update(max_tokens=PACE_TOKENS, temperature=0.8, seed=7)
+    request = urllib.request.Request(
+        f"{engine.url}/v1/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    began = time.monotonic()
+    with urllib.request.urlopen(request, timeout=3600) as reply:
+        json.loads(reply.read())
+    return Pace(time.monotonic() - began)
+
+
 @pytest.fixture
-async def taleweaver(fake: FakeDiscord, world: World, proxy: EngineProxy, tmp_path: Path) -> AsyncIterator[BotHandle]:
+async def taleweaver(
+    fake: FakeDiscord, world: World, proxy: EngineProxy, tmp_path: Path, pace: Pace
+) -> AsyncIterator[BotHandle]:
     """The bot, talking to the real engine through a proxy the test can make fail."""
-    handle = BotHandle(fake, proxy.url, tmp_path / "taleweaver.db", world.guild)
+    handle = BotHandle(fake, proxy.url, tmp_path / "taleweaver.db", world.guild, pace.engine_timeout)
     await handle.start()
     yield handle
     await handle.stop()
+
+
+async def wait_working(
+    fake: FakeDiscord,
+    proxy: EngineProxy,
+    predicate: Callable[[], T | None],
+    *,
+    what: str,
+    channel: Channel | None = None,
+    idle_limit: float = IDLE_LIMIT_S,
+) -> T:
+    """Wait for `predicate` for as long as the bot or the model is at work: Discord requests being made,
+    text streaming through the proxy, or an engine request under way. Fail only after `idle_limit`
+    seconds in which nothing moved at all, so a slow or busy machine is waited for and a hang is not."""
+    loop = asyncio.get_running_loop()
+    seen, still_since = (len(fake.requests), proxy.activity), loop.time()
+    while True:
+        try:
+            return await fake.wait_for(predicate, timeout=1.0, channel=channel, what=what)
+        except TimeoutError as exc:
+            now = (len(fake.requests), proxy.activity)
+            if now != seen or proxy.in_flight:
+                seen, still_since = now, loop.time()
+            elif loop.time() - still_since > idle_limit:
+                raise TimeoutError(f"nothing moved for {idle_limit:.0f} s: {exc}") from None
 
 
 def no_pings(messages: list[Message]) -> list[str]:

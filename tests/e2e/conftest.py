@@ -68,6 +68,7 @@ class BotHandle:
     guild: Guild
     engine_timeout: float = 120.0
     narration_tokens: int = 48
+    proxy: EngineProxy | None = None
     bot: Taleweaver | None = None
     _task: asyncio.Task[None] | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
@@ -103,6 +104,11 @@ class BotHandle:
     async def restart(self) -> Taleweaver:
         await self.stop()
         return await self.start()
+
+    async def wait(self, predicate: Callable[[], T | None], *, what: str, channel: Channel | None = None) -> T:
+        """`wait_working` on this bot and its engine proxy: for whatever the model has to write first."""
+        assert self.proxy is not None
+        return await wait_working(self.fake, self.proxy, predicate, what=what, channel=channel)
 
 
 @pytest.fixture
@@ -149,7 +155,7 @@ async def taleweaver(
     fake: FakeDiscord, world: World, proxy: EngineProxy, tmp_path: Path, pace: Pace
 ) -> AsyncIterator[BotHandle]:
     """The bot, talking to the real engine through a proxy the test can make fail."""
-    handle = BotHandle(fake, proxy.url, tmp_path / "taleweaver.db", world.guild, pace.engine_timeout)
+    handle = BotHandle(fake, proxy.url, tmp_path / "taleweaver.db", world.guild, pace.engine_timeout, proxy=proxy)
     await handle.start()
     yield handle
     await handle.stop()

@@ -54,22 +54,21 @@ def narrations(fake: FakeDiscord, channel: Channel) -> list[Message]:
     ]
 
 
-async def wait_narrations(fake: FakeDiscord, channel: Channel, count: int, limit: float = 120) -> Message:
-    await fake.wait_for(
-        lambda: len(narrations(fake, channel)) >= count, timeout=limit, channel=channel, what=f"narration #{count}"
-    )
+async def wait_narrations(tw: BotHandle, channel: Channel, count: int) -> Message:
+    fake = tw.fake
+    await tw.wait(lambda: len(narrations(fake, channel)) >= count, channel=channel, what=f"narration #{count}")
     return narrations(fake, channel)[count - 1]
 
 
-async def wait_turn_ping(fake: FakeDiscord, channel: Channel, user: User, after: int, limit: float = 120) -> Message:
+async def wait_turn_ping(tw: BotHandle, channel: Channel, user: User, after: int) -> Message:
     """The "your turn" message for `user` posted after message id `after`."""
 
     def ping() -> Message | None:
         return next(
-            (m for m in fake.messages(channel) if m.id > after and m.content.startswith(f"🎲 <@{user.id}>")), None
+            (m for m in tw.fake.messages(channel) if m.id > after and m.content.startswith(f"🎲 <@{user.id}>")), None
         )
 
-    return await fake.wait_for(ping, timeout=limit, channel=channel, what=f"{user.name}'s turn")
+    return await tw.wait(ping, channel=channel, what=f"{user.name}'s turn")
 
 
 async def add(fake: FakeDiscord, user: User, channel: Channel, text: str) -> FakeInteraction:
@@ -96,9 +95,9 @@ async def test_three_player_round_robin_game(fake: FakeDiscord, world: World, ta
     lobby = await start_story(fake, chan, alice, [bob, cara], turn_timeout="10s", rounds=2, choices=2)
     assert "alice" in fake.message_by_id[lobby.id].text and "cara" in fake.message_by_id[lobby.id].text
 
-    prologue = await wait_narrations(fake, chan, 1)
+    prologue = await wait_narrations(taleweaver, chan, 1)
     assert "Prologue" in prologue.content
-    ping = await wait_turn_ping(fake, chan, alice, after=0)
+    ping = await wait_turn_ping(taleweaver, chan, alice, after=0)
     assert set(ping.pinged_users) == {alice.id}, "only the player whose turn it is is pinged"
 
     refused = await add(fake, bob, chan, "I grab the lantern first!")
@@ -111,46 +110,46 @@ async def test_three_player_round_robin_game(fake: FakeDiscord, world: World, ta
     assert not first.ephemeral and "I lift the lantern." in await answer(first)
     undo = await fake.invoke(alice, chan, "story undo")
     assert "Removed" in await answer(undo)
-    await wait_turn_ping(fake, chan, alice, after=mark)  # the undone turn is hers to take again
+    await wait_turn_ping(taleweaver, chan, alice, after=mark)  # the undone turn is hers to take again
 
     mark = last_id(fake, chan)
     await add(fake, alice, chan, "I lift the lantern high and look down the road.")
-    await wait_turn_ping(fake, chan, bob, after=mark)
+    await wait_turn_ping(taleweaver, chan, bob, after=mark)
     mark = last_id(fake, chan)
     await add(fake, bob, chan, "I check the map by its light.")
-    await wait_turn_ping(fake, chan, cara, after=mark)
+    await wait_turn_ping(taleweaver, chan, cara, after=mark)
     # cara lets her 10 seconds run out: skipped with a visible note, then the narrator offers two futures.
-    skip = await fake.wait_for(
-        lambda: next((m for m in fake.messages(chan) if "Time ran out for **cara**" in m.content), None), timeout=30
+    skip = await taleweaver.wait(
+        lambda: next((m for m in fake.messages(chan) if "Time ran out for **cara**" in m.content), None), what="skip"
     )
     assert not skip.pinged_users
-    vote = await fake.wait_for(lambda: _open_vote(fake, chan), timeout=120, what="the first vote")
+    vote = await taleweaver.wait(lambda: _open_vote(fake, chan), what="the first vote")
     assert len(vote.custom_ids) == 2 and all(c.startswith("story:vote:") for c in vote.custom_ids)
     outsider_vote = await fake.click(world.mod, vote, label="Option 1")
     assert "Only the story's players" in await answer(outsider_vote)
     for user, label in ((alice, "Option 1"), (bob, "Option 2"), (cara, "Option 2")):
         ballot = await fake.click(user, vote, label=label)
         assert "You voted" in await answer(ballot)
-    result = await fake.wait_for(lambda: _result(fake, chan, 1), timeout=30, what="the vote result")
+    result = await taleweaver.wait(lambda: _result(fake, chan, 1), what="the vote result")
     assert "Option 2 wins" in result.content
 
     # Round 2 begins with alice. bob asks the narrator for a new version instead: a new vote, which
     # nobody settles: at the deadline the tie (1 vs 1, cara silent) goes to the earlier option.
-    await wait_turn_ping(fake, chan, alice, after=result.id)
+    await wait_turn_ping(taleweaver, chan, alice, after=result.id)
     retry = await fake.invoke(bob, chan, "story retry")
     assert "tries again" in await answer(retry)
-    second_vote = await fake.wait_for(lambda: _open_vote(fake, chan, skip=vote.id), timeout=120, what="the second vote")
+    second_vote = await taleweaver.wait(lambda: _open_vote(fake, chan, skip=vote.id), what="the second vote")
     await answer(await fake.click(alice, second_vote, label="Option 1"))
     await answer(await fake.click(bob, second_vote, label="Option 2"))
-    tie = await fake.wait_for(lambda: _result(fake, chan, 2), timeout=30, what="the tie result")
+    tie = await taleweaver.wait(lambda: _result(fake, chan, 2), what="the tie result")
     assert "Option 1 wins (a tie goes to the earlier option)" in tie.content
 
     for user in (alice, bob, cara):
         mark = last_id(fake, chan)
-        await wait_turn_ping(fake, chan, user, after=tie.id)
+        await wait_turn_ping(taleweaver, chan, user, after=tie.id)
         await add(fake, user, chan, f"{user.name} walks on toward the last hill.")
-    ending = await fake.wait_for(
-        lambda: next((m for m in fake.messages(chan) if m.content.startswith("🏁 **The End**")), None), timeout=120
+    ending = await taleweaver.wait(
+        lambda: next((m for m in fake.messages(chan) if m.content.startswith("🏁 **The End**")), None), what="the end"
     )
     export = ending.attachments[0].text
     assert export.startswith("# The Lantern Road")
@@ -228,16 +227,16 @@ async def test_restart_mid_round_resumes_turns_timers_and_votes(
 ) -> None:
     chan, other, alice, bob = world.channel, world.other_channel, world.alice, world.bob
     await start_story(fake, chan, alice, [bob], turn_timeout="12s")
-    await wait_turn_ping(fake, chan, alice, after=0)
+    await wait_turn_ping(taleweaver, chan, alice, after=0)
     mark = last_id(fake, chan)
     await add(fake, alice, chan, "I knock on the mill door.")
-    await wait_turn_ping(fake, chan, bob, after=mark)
+    await wait_turn_ping(taleweaver, chan, bob, after=mark)
 
     # A second story, in free mode with group choice, gets to an open vote before the restart.
     await start_story(fake, other, bob, [alice], mode="free", narrate_every=1, choices=2)
-    await wait_narrations(fake, other, 1)
+    await wait_narrations(taleweaver, other, 1)
     await add(fake, alice, other, "I open the old book.")
-    vote = await fake.wait_for(lambda: _open_vote(fake, other), timeout=120, what="the vote before the restart")
+    vote = await taleweaver.wait(lambda: _open_vote(fake, other), what="the vote before the restart")
 
     await taleweaver.restart()
 
@@ -245,15 +244,15 @@ async def test_restart_mid_round_resumes_turns_timers_and_votes(
     shown = await answer(status)
     assert f"<@{bob.id}>" in shown and "Players' turns" in shown, shown
     # bob's deadline was stored: after the restart the timer still skips him and the narrator goes on.
-    await fake.wait_for(
-        lambda: next((m for m in fake.messages(chan) if "Time ran out for **bob**" in m.content), None), timeout=40
+    await taleweaver.wait(
+        lambda: next((m for m in fake.messages(chan) if "Time ran out for **bob**" in m.content), None), what="skip"
     )
-    await wait_narrations(fake, chan, 2)
+    await wait_narrations(taleweaver, chan, 2)
 
     # The vote's buttons survive the restart; both players vote and it closes at once.
     await answer(await fake.click(alice, vote, label="Option 2"))
     await answer(await fake.click(bob, vote, label="Option 2"))
-    result = await fake.wait_for(lambda: _result(fake, other, 1), timeout=30)
+    result = await taleweaver.wait(lambda: _result(fake, other, 1), what="the vote result")
     assert "Option 2 wins" in result.content
     assert not no_pings(fake.messages(chan) + fake.messages(other))
 
@@ -263,15 +262,15 @@ async def test_two_channels_run_without_crosstalk(fake: FakeDiscord, world: Worl
     tavern, library, alice, bob = world.channel, world.other_channel, world.alice, world.bob
     await start_story(fake, tavern, alice, [], mode="free", narrate_every=1)
     await start_story(fake, library, bob, [], mode="free", narrate_every=1)
-    await wait_narrations(fake, tavern, 1)
-    await wait_narrations(fake, library, 1)
+    await wait_narrations(taleweaver, tavern, 1)
+    await wait_narrations(taleweaver, library, 1)
 
     tavern_turn = await fake.invoke(alice, tavern, "story add", text="Tavern: I order a cider.")
     library_turn = await fake.invoke(bob, library, "story add", text="Library: I shelve a dusty atlas.")
     await tavern_turn.wait_acknowledged()
     await library_turn.wait_acknowledged()
-    await wait_narrations(fake, tavern, 2)
-    await wait_narrations(fake, library, 2)
+    await wait_narrations(taleweaver, tavern, 2)
+    await wait_narrations(taleweaver, library, 2)
 
     crossing = await fake.invoke(alice, library, "story add", text="I sneak into the library story.")
     assert "not in this story" in await answer(crossing)
@@ -294,7 +293,7 @@ async def test_hostile_contributions_are_handled_without_pings_or_loss(
     counter = taleweaver.bot.stories.memory.counter
     assert counter.name.endswith("tokenizer.json"), "story prompts are budgeted with the model's own tokenizer"
     await start_story(fake, chan, alice, [], mode="free", narrate_every=3)
-    await wait_narrations(fake, chan, 1)
+    await wait_narrations(taleweaver, chan, 1)
 
     huge = "The wind howls. " * 300  # 4,800 characters: Discord lets a command option carry up to 6,000
     too_long = await add(fake, alice, chan, huge)
@@ -326,7 +325,7 @@ async def test_hostile_contributions_are_handled_without_pings_or_loss(
     for text in (pings, injection, markdown):
         ix = await add(fake, alice, chan, text)
         assert not ix.ephemeral, await answer(ix)
-    await wait_narrations(fake, chan, 2)  # three contributions: the narrator answers
+    await wait_narrations(taleweaver, chan, 2)  # three contributions: the narrator answers
 
     status = await answer(await fake.invoke(alice, chan, "story status"))
     assert "· 5 turns" in status, status  # prologue + 3 contributions + the narrator's answer; rejections not stored
@@ -347,23 +346,23 @@ async def test_engine_failure_while_narrating_changes_nothing(
     chan, alice = world.channel, world.alice
     proxy.mode = "refuse"
     await start_story(fake, chan, alice, [])
-    notice = await fake.wait_for(
+    notice = await taleweaver.wait(
         lambda: next((m for m in fake.messages(chan) if "`/story retry` asks the narrator" in m.content), None),
-        timeout=60,
+        what="the failure notice",
     )
     assert "Nothing was saved" in notice.content and not notice.pinged_users
     assert "Waiting for `/story retry`" in await answer(await fake.invoke(alice, chan, "story status"))
 
     proxy.mode, proxy.cut_after = "cut", 6  # now the engine dies in the middle of the narration
     await answer(await fake.invoke(alice, chan, "story retry"))
-    await fake.wait_for(
-        lambda: sum("Nothing was saved" in m.content for m in fake.messages(chan)) >= 2, timeout=60, what="2nd failure"
+    await taleweaver.wait(
+        lambda: sum("Nothing was saved" in m.content for m in fake.messages(chan)) >= 2, what="the 2nd failure"
     )
     status = await answer(await fake.invoke(alice, chan, "story status"))
     assert "· 0 turns" in status, "no half-written narration was stored"
 
     proxy.mode = "pass"
     await answer(await fake.invoke(alice, chan, "story retry"))
-    await wait_narrations(fake, chan, 1)
-    await wait_turn_ping(fake, chan, alice, after=0)
+    await wait_narrations(taleweaver, chan, 1)
+    await wait_turn_ping(taleweaver, chan, alice, after=0)
     assert "· 1 turn" in await answer(await fake.invoke(alice, chan, "story status"))

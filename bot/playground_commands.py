@@ -263,7 +263,7 @@ def command_help(fake: FakeDiscord, channel: Channel, text: str) -> list[str]:
 
 
 def completions(fake: FakeDiscord, channel: Channel, line: str, verbs: list[str]) -> list[str]:
-    """Candidates for the word being typed at the end of `line` (readline's tab completion)."""
+    """Candidates for the word being typed at the end of `line` (the prompt's Tab completion)."""
     words = line.split(" ")
     current = words[-1]
     if len(words) == 1:

@@ -156,7 +156,6 @@ class Playground:
         return 1
 
     async def _shutdown(self) -> None:
-        self.term.show_prompt(None)
         self.term.end_line()
         if self.task is not None and not self.task.done():
             self.term.dim("Stopping the bot and the engine…")
@@ -182,7 +181,7 @@ class Playground:
             if line is None:
                 return 0
             line = line.strip()
-            if not self.source.interactive and line:
+            if line:  # a script's line, or a typed one (the prompt is erased when a line is entered)
                 shown = line if len(line) <= 300 else f"{line[:200]}… ({len(line):,} characters)"
                 self.term.line(self.term.style(line, "2") if line.startswith("#") else self._prompt() + shown)
             if not line or line.startswith("#"):
@@ -200,20 +199,14 @@ class Playground:
 
     async def _next_line(self, prompt: str) -> str | None:
         self.term.end_line()
-        if self.source.interactive:
-            self.term.show_prompt(prompt)
         read = asyncio.ensure_future(self.source.read(prompt))
         stop = asyncio.ensure_future(self.quit.wait())
         waiting: set[asyncio.Future[Any]] = {read, stop, *([self.task] if self.task else [])}
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         stop.cancel()
         if not read.done():
-            self.term.leave_prompt()
             read.cancel()
             return None
-        if read.result() is None:
-            self.term.leave_prompt()  # Ctrl-D leaves the cursor after the prompt
-        self.term.show_prompt(None)
         return read.result()
 
     def _prompt(self) -> str:
@@ -306,8 +299,6 @@ class Playground:
             try:
                 self.printer.poll()
                 self._check_interactions()
-                if time.monotonic() - self.term.last_write > 0.5 and not self.printer.busy():
-                    self.term.redraw(self.source.typed())
             except Exception:
                 log.exception("the playground could not show an update")
             await asyncio.sleep(0.05)

@@ -24,6 +24,7 @@ from bot.engine_client import (
 )
 from tests.bot.conftest import TIGHT_KEY, StartServer, wait_until
 from tests.support.engine_proc import EngineProcess, free_port
+from tests.support.pace import Pace
 
 SEA = [{"role": "user", "content": "Tell me about the sea."}]
 CHAT = "/v1/chat/completions"
@@ -501,8 +502,13 @@ async def running(client: EngineClient) -> int:
     return int((await client.health())["running"])
 
 
-async def test_breaking_out_of_a_stream_frees_the_engine_slot(client: EngineClient) -> None:
-    await wait_until(lambda: _idle(client), within=30, what="the shared engine to be idle before the test")
+# Freeing an abandoned slot takes about one decoding step; "promptly" is far sooner than the rest of a
+# 2,000-token generation, measured in this machine's tokens (at least the 5 s an idle machine needs).
+PROMPTLY = 100  # tokens' worth of time
+
+
+async def test_breaking_out_of_a_stream_frees_the_engine_slot(client: EngineClient, pace: Pace) -> None:
+    await wait_until(lambda: _idle(client), within=pace.allow(30, 1000), what="the shared engine to be idle")
     before = await disconnected(client)
     was_running = 0
     async for event in client.stream(SEA, tenant="1", sampling=Sampling(max_tokens=2000)):
@@ -510,13 +516,13 @@ async def test_breaking_out_of_a_stream_frees_the_engine_slot(client: EngineClie
             was_running = await running(client)
             break
     assert was_running == 1
-    started = time.monotonic()
-    await wait_until(lambda: _idle(client), within=5, what="the engine to free the abandoned slot")
-    assert time.monotonic() - started < 5
-    await wait_until(lambda: _disconnected_above(client, before), within=5, what="the engine to count a disconnect")
+    started, promptly = time.monotonic(), pace.allow(5, PROMPTLY)
+    await wait_until(lambda: _idle(client), within=promptly, what="the engine to free the abandoned slot")
+    assert time.monotonic() - started < promptly
+    await wait_until(lambda: _disconnected_above(client, before), within=promptly, what="a disconnect counted")
 
 
-async def test_cancelling_a_consumer_frees_the_engine_slot(client: EngineClient) -> None:
+async def test_cancelling_a_consumer_frees_the_engine_slot(client: EngineClient, pace: Pace) -> None:
     first_text = asyncio.Event()
 
     async def consume() -> None:
@@ -524,14 +530,14 @@ async def test_cancelling_a_consumer_frees_the_engine_slot(client: EngineClient)
             if isinstance(event, TextDelta):
                 first_text.set()
 
-    await wait_until(lambda: _idle(client), within=30, what="the shared engine to be idle before the test")
+    await wait_until(lambda: _idle(client), within=pace.allow(30, 1000), what="the shared engine to be idle")
     task = asyncio.create_task(consume())
-    await asyncio.wait_for(first_text.wait(), 30)
+    await asyncio.wait_for(first_text.wait(), pace.allow(30, 500))
     assert await running(client) == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await wait_until(lambda: _idle(client), within=5, what="the engine to free the cancelled request's slot")
+    await wait_until(lambda: _idle(client), within=pace.allow(5, PROMPTLY), what="the cancelled request's slot")
 
 
 async def _idle(client: EngineClient) -> bool:
@@ -545,7 +551,7 @@ async def _disconnected_above(client: EngineClient, before: float) -> bool:
 # --- the real engine, with one slot and a key ---------------------------------------------------------
 
 
-async def test_full_queue_is_busy_with_retry_after(tight_engine: EngineProcess) -> None:
+async def test_full_queue_is_busy_with_retry_after(tight_engine: EngineProcess, pace: Pace) -> None:
     held = []
     busy: EngineBusy | None = None
     long = Sampling(max_tokens=2000)
@@ -565,7 +571,7 @@ async def test_full_queue_is_busy_with_retry_after(tight_engine: EngineProcess) 
         assert busy is not None, "the engine never refused a request"
         assert 1 <= busy.retry_after <= 120
         assert len(held) in (1, 2)
-        await wait_until(lambda: _idle(client), within=10, what="the tight engine to be idle again")
+        await wait_until(lambda: _idle(client), within=pace.allow(10, 2 * PROMPTLY), what="the tight engine idle")
         # Once the line is free, requests are taken again.
         assert (await client.complete(SEA, tenant="1", sampling=Sampling(max_tokens=2))).text is not None
 

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +24,7 @@ from tests.fakediscord import Channel, FakeDiscord, Guild, Message, Role, User
 from tests.fakediscord.permissions import MANAGE_GUILD
 from tests.support.engine_proc import EngineProcess
 from tests.support.engine_proxy import EngineProxy
+from tests.support.pace import Pace
 
 
 @dataclass
@@ -43,19 +41,6 @@ class World:
 
 T = TypeVar("T")
 IDLE_LIMIT_S = 60.0  # longer than any turn or vote timer the tests set; a hang shows as this much stillness
-PACE_TOKENS = 48  # the reference generation: one e2e narration's worth
-
-
-@dataclass(frozen=True)
-class Pace:
-    """How fast the model writes on this machine, measured once per session."""
-
-    reference_s: float  # seconds for PACE_TOKENS tokens after a short prompt, waiting in line included
-
-    @property
-    def engine_timeout(self) -> float:
-        """ENGINE_TIMEOUT for the e2e bot: far above any generation the tests ask for, on this machine."""
-        return max(120.0, 20 * self.reference_s)
 
 
 @dataclass
@@ -137,24 +122,16 @@ async def proxy(engine: EngineProcess) -> AsyncIterator[EngineProxy]:
     await proxy.stop()
 
 
-@pytest.fixture(scope="session")
-def pace(engine: EngineProcess) -> Pace:
-    body = {"model": "m", "messages": [{"role": "user", "content": "Describe a lantern-lit road at dusk."}]}
-    body.update(max_tokens=PACE_TOKENS, temperature=0.8, seed=7)
-    request = urllib.request.Request(
-        f"{engine.url}/v1/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"}
-    )
-    began = time.monotonic()
-    with urllib.request.urlopen(request, timeout=3600) as reply:
-        json.loads(reply.read())
-    return Pace(time.monotonic() - began)
-
-
 @pytest.fixture
 async def taleweaver(
-    fake: FakeDiscord, world: World, proxy: EngineProxy, tmp_path: Path, pace: Pace
+    fake: FakeDiscord, world: World, proxy: EngineProxy, tmp_path: Path, pace: Pace, request: pytest.FixtureRequest
 ) -> AsyncIterator[BotHandle]:
-    """The bot, talking to the real engine through a proxy the test can make fail."""
+    """The bot, talking to the real engine through a proxy the test can make fail.
+
+    The test's pytest-timeout becomes a hang guard scaled to this machine (the test itself waits with
+    `wait_working`); it applies to the test's body, its fixtures being set up by then.
+    """
+    request.node.add_marker(pytest.mark.timeout(pace.hang_guard, func_only=True), append=False)
     handle = BotHandle(fake, proxy.url, tmp_path / "taleweaver.db", world.guild, pace.engine_timeout, proxy=proxy)
     await handle.start()
     yield handle

@@ -21,7 +21,7 @@ async def finished_poem(tw: BotHandle, message_id: int) -> Message:
     return await tw.wait(done, what="the poem to finish")
 
 
-async def shown(tw: BotHandle, ix: FakeInteraction) -> Message:
+async def first_words(tw: BotHandle, ix: FakeInteraction) -> Message:
     """The interaction's message, once it no longer says "thinking…" (the first words are in)."""
     return await tw.wait(lambda: (m := ix.original) is not None and not m.loading and m, what="the first words")
 
@@ -29,7 +29,7 @@ async def shown(tw: BotHandle, ix: FakeInteraction) -> Message:
 async def write_poem(tw: BotHandle, world: World, **options: object) -> tuple[FakeInteraction, Message]:
     ix = await tw.fake.invoke(world.alice, world.channel, "poem", **options)
     await ix.wait_acknowledged(timeout=3)
-    return ix, await finished_poem(tw, (await shown(tw, ix)).id)
+    return ix, await finished_poem(tw, (await first_words(tw, ix)).id)
 
 
 def poem_id(message: Message) -> int:
@@ -77,7 +77,7 @@ async def test_buttons_regenerate_another_take_and_save(fake: FakeDiscord, world
 
     another = await fake.click(world.bob, rewritten_poem, custom_id=f"poem:another:{number}")
     await another.wait_acknowledged()
-    second = await finished_poem(taleweaver, (await shown(taleweaver, another)).id)
+    second = await finished_poem(taleweaver, (await first_words(taleweaver, another)).id)
     assert second.id != poem.id and poem_id(second) != number, "another take is a new poem; the first stays"
     assert fake.message_by_id[poem.id].custom_ids, "the first poem keeps its buttons"
 
@@ -110,7 +110,7 @@ async def test_saved_poem_survives_restart(fake: FakeDiscord, world: World, tale
     # The old message's buttons are persistent: they still work after the restart.
     another = await fake.click(world.cara, poem, custom_id=f"poem:another:{number}")
     await another.wait_acknowledged()
-    await finished_poem(taleweaver, (await shown(taleweaver, another)).id)
+    await finished_poem(taleweaver, (await first_words(taleweaver, another)).id)
 
 
 async def test_hostile_topics_get_clear_replies_and_ping_nobody(

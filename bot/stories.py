@@ -26,6 +26,7 @@ from bot.moderation import Actor, ModerationService
 from bot.story_prompts import (
     clean_narration,
     continue_instruction,
+    join_continuation,
     opening_instruction,
     recap_request,
     round_instruction,
@@ -354,7 +355,7 @@ class StoryService:
                 raise Conflict("The story moved on while the narrator wrote, so nothing was added.")
             if not added:
                 return last
-            whole = f"{last.text} {added}" if added[:1].islower() else f"{last.text}\n\n{added}"
+            whole = join_continuation(last.text, added)
             tokens, words = self.memory.counter.count(whole), word_count(whole)
             await turn_repo.edit(conn, turn.id, whole, tokens, words, self._now())
         return replace(last, text=whole, tokens=tokens, words=words)

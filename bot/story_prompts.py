@@ -80,6 +80,13 @@ def continue_instruction() -> str:
     )
 
 
+def join_continuation(before: str, added: str) -> str:
+    """A narration and the rest of it: the same paragraph if the rest goes on mid-sentence, else a new one."""
+    if not before or not added:
+        return before or added
+    return f"{before} {added}" if added[:1].islower() else f"{before}\n\n{added}"
+
+
 def summary_request(previous: str, turns: list[Turn], names: dict[int, str]) -> list[dict[str, str]]:
     events = "\n".join(render_turn(t, names) for t in turns)
     return [

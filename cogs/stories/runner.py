@@ -20,7 +20,7 @@ from bot.engine_client import EngineError, Finished, Queued, TextDelta
 from bot.errors import Conflict, NotFound, describe
 from bot.export import export_story
 from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
-from bot.story_prompts import clean_narration
+from bot.story_prompts import clean_narration, join_continuation
 from bot.streaming import StreamRenderer
 from cogs.stories.render import narrator_header, vote_embed, vote_result
 from cogs.stories.views import continue_view, vote_view
@@ -207,7 +207,7 @@ class StoryRunner:
         try:
             for attempt in range(2):
                 text, finish = await self._stream_once(stream, plan)
-                if attempt or self.service.narration_options(plan, [text], finish == "length"):
+                if attempt or self.service.narration_options(plan, [text], finish in ("length", "timeout")):
                     break
         except EngineError:
             if sink.last is not None:  # the reason and what to do follow in the story's notice
@@ -254,8 +254,7 @@ class StoryRunner:
         ):
             if isinstance(event, TextDelta):
                 text += event.text
-                shown = clean_narration(text, plan.players)
-                await stream.update(f"{before} {shown}".strip() if before else shown)
+                await stream.update(join_continuation(before, clean_narration(text, plan.players)))
             elif isinstance(event, Finished):
                 finish = event.reason
             elif isinstance(event, Queued):

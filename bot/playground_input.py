@@ -109,6 +109,9 @@ class LiveLines:
         if self._reader is not None:
             self._reader.cancel()
         self._term.live = None
+        if self._term.partial:  # a line still open: it belongs to the output, not the prompt
+            self._term.write(self._term.partial)
+            self._term.partial = ""
         self._term.end_line()
         self._patch.__exit__(None, None, None)
         self._term.stream = self._stdout

@@ -285,8 +285,9 @@ class _Post:
 
 
 def _timeout(total: float) -> aiohttp.ClientTimeout:
-    # For streams `total` bounds the whole generation; sock_read catches a server that went silent.
-    return aiohttp.ClientTimeout(total=total, sock_connect=10, sock_read=min(total, 120))
+    # A non-streamed answer is silent until it is complete: a read timeout shorter than `total` (there
+    # was one of 120 s) would cut it before ENGINE_TIMEOUT. Streams keep their own clock (_GenerationClock).
+    return aiohttp.ClientTimeout(total=total, sock_connect=10)
 
 
 def _safe_to_retry(exc: BaseException) -> bool:

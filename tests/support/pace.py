@@ -26,15 +26,18 @@ class Pace:
         """At least `floor` seconds, or the time this machine takes to write `tokens` tokens."""
         return max(floor, tokens * self.per_token_s)
 
+    # The reference is measured once, alone; later the same machine may be busier still, and tests run
+    # several generations at once (two stories, a vote's two takes). Hence the wide margins below.
+
     @property
     def hang_guard(self) -> float:
         """pytest-timeout for a test that waits on the model: only a net for hangs, never a budget."""
-        return max(300.0, 40 * self.reference_s)
+        return max(600.0, 80 * self.reference_s)
 
     @property
     def engine_timeout(self) -> float:
         """ENGINE_TIMEOUT for a test bot: far above any generation the tests ask for, on this machine."""
-        return self.allow(120.0, 20 * PACE_TOKENS)
+        return max(300.0, 40 * self.reference_s)
 
 
 def measure(engine_url: str, api_key: str | None = None) -> Pace:

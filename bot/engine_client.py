@@ -4,6 +4,11 @@ One long-lived aiohttp session. `stream()` is an async iterator of events; a con
 (or is cancelled) closes the response, which the engine sees as a disconnect and aborts the generation.
 Only requests that produced nothing are retried (a refused connection, a 502/503/504 before any token),
 so no text is ever generated twice for one call.
+
+A stream's time limit (ENGINE_TIMEOUT) counts generation, not waiting in line: our engine reports a
+waiting request's place in line as SSE comments (`: queued position=2 eta=30`, then `: running`), and
+that time is not counted (a server that reports nothing has all its time counted). When the limit runs
+out after some text, the stream ends with `Finished("timeout")` so the caller keeps what was written.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+import re
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +27,9 @@ import aiohttp
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({502, 503, 504})
+QUEUE_SILENCE_S = 60.0  # a server that said "queued" and then says nothing for this long is stuck
+_QUEUE_NOTE = re.compile(rb"^:\s*queued\b(?:.*\bposition=(\d+))?(?:.*\beta=(\d+))?")
+_RUNNING_NOTE = re.compile(rb"^:\s*running\b")
 
 
 class EngineError(Exception):
@@ -78,9 +88,13 @@ class Sampling:
 
 @dataclass(frozen=True)
 class Queued:
-    """The request is accepted; `position` requests are ahead of or with it in line (1 = next)."""
+    """The request is accepted; `position` requests are ahead of or with it in line (1 = next).
+
+    `eta` (seconds until a slot frees, roughly) is set when the server reports a wait as it happens.
+    """
 
     position: int
+    eta: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,7 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class Finished:
-    reason: str  # "stop" or "length"
+    reason: str  # "stop", "length", or "timeout" (ENGINE_TIMEOUT ran out after some text: keep it)
     index: int = 0
 
 
@@ -118,12 +132,17 @@ class EngineClient:
         model: str | None = None,
         timeout: float = 180.0,
         connect_retries: int = 3,
+        queue_silence: float = QUEUE_SILENCE_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`timeout`: seconds of generation a stream may take (the whole request for `complete`)."""
         self.base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._model = model or "default"
         self._timeout = timeout
         self._retries = connect_retries
+        self._queue_silence = queue_silence
+        self._clock = clock
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> EngineClient:
@@ -173,21 +192,36 @@ class EngineClient:
         self, messages: list[dict[str, str]], *, tenant: str, sampling: Sampling
     ) -> AsyncIterator[StreamEvent]:
         body = self._body(messages, tenant, sampling, stream=True)
-        async with self._post(body) as resp:
+        clock = _GenerationClock(self._timeout, self._queue_silence, self._clock)
+        wrote: set[int] = set()
+        done: set[int] = set()
+        async with self._post(body, stream=True) as resp:
             position = resp.headers.get("X-Queue-Position", "")
             if position.isdigit():
                 yield Queued(int(position))
-            async for event in _sse_events(resp):
-                if "error" in event:
-                    error = event["error"] if isinstance(event["error"], dict) else {}
-                    raise EngineUnavailable(f"The storyteller stumbled: {error.get('message', 'unknown error')}")
-                for choice in event.get("choices") or []:
-                    index = int(choice.get("index", 0))
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        yield TextDelta(text, index)
-                    if choice.get("finish_reason"):
-                        yield Finished(str(choice["finish_reason"]), index)
+            try:
+                async for item in _sse_items(resp, clock):
+                    if isinstance(item, Queued):
+                        yield item
+                        continue
+                    if "error" in item:
+                        error = item["error"] if isinstance(item["error"], dict) else {}
+                        if error.get("code") == "timeout" and wrote:  # the server's own limit: keep the text
+                            raise TimeoutError
+                        raise EngineUnavailable(f"The storyteller stumbled: {error.get('message', 'unknown error')}")
+                    for event in _choice_events(item):
+                        if isinstance(event, TextDelta):
+                            wrote.add(event.index)
+                        else:
+                            done.add(event.index)
+                        yield event
+            except TimeoutError:
+                if clock.in_line or not wrote:
+                    raise
+                log.info("generation ran past its %.0f s; keeping what was written", self._timeout)
+                for index in range(sampling.n):
+                    if index not in done:
+                        yield Finished("timeout", index)
 
     # --- internals ----------------------------------------------------------------------------------
     def _body(self, messages: list[dict[str, str]], tenant: str, sampling: Sampling, stream: bool) -> dict:
@@ -199,15 +233,18 @@ class EngineClient:
             **sampling.as_json(),
         }
 
-    def _post(self, body: dict[str, Any]) -> _Post:
-        return _Post(self, body)
+    def _post(self, body: dict[str, Any], *, stream: bool = False) -> _Post:
+        return _Post(self, body, stream)
 
-    async def _open(self, body: dict[str, Any]) -> aiohttp.ClientResponse:
+    async def _open(self, body: dict[str, Any], stream: bool) -> aiohttp.ClientResponse:
         url = f"{self.base_url}/v1/chat/completions"
+        # A stream's generation limit is kept by _GenerationClock (waiting in line does not count).
+        silent = max(self._timeout, self._queue_silence)  # only a server gone quiet: the clock keeps the rest
+        timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=silent) if stream else _timeout(self._timeout)
         delay = 0.5
         for attempt in range(self._retries + 1):
             try:
-                resp = await self.session.post(url, json=body, timeout=_timeout(self._timeout))
+                resp = await self.session.post(url, json=body, timeout=timeout)
             except TimeoutError as exc:
                 raise EngineTimeout("The storyteller's engine did not answer in time.") from exc
             except aiohttp.ClientConnectionError as exc:
@@ -228,12 +265,12 @@ class EngineClient:
 class _Post:
     """`async with client._post(body) as resp`: opens with retries, always releases the response."""
 
-    def __init__(self, client: EngineClient, body: dict[str, Any]) -> None:
-        self._client, self._body = client, body
+    def __init__(self, client: EngineClient, body: dict[str, Any], stream: bool) -> None:
+        self._client, self._body, self._stream = client, body, stream
         self._resp: aiohttp.ClientResponse | None = None
 
     async def __aenter__(self) -> aiohttp.ClientResponse:
-        self._resp = await self._client._open(self._body)
+        self._resp = await self._client._open(self._body, self._stream)
         return self._resp
 
     async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
@@ -248,8 +285,9 @@ class _Post:
 
 
 def _timeout(total: float) -> aiohttp.ClientTimeout:
-    # For streams `total` bounds the whole generation; sock_read catches a server that went silent.
-    return aiohttp.ClientTimeout(total=total, sock_connect=10, sock_read=min(total, 120))
+    # A non-streamed answer is silent until it is complete: a read timeout shorter than `total` (there
+    # was one of 120 s) would cut it before ENGINE_TIMEOUT. Streams keep their own clock (_GenerationClock).
+    return aiohttp.ClientTimeout(total=total, sock_connect=10)
 
 
 def _safe_to_retry(exc: BaseException) -> bool:
@@ -277,16 +315,69 @@ async def _error_of(resp: aiohttp.ClientResponse) -> EngineError:
     return EngineUnavailable(f"The storyteller's engine answered {resp.status}: {message}")
 
 
-async def _sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
-    """Parse `data:` lines of a server-sent event stream until `[DONE]`."""
+class _GenerationClock:
+    """Seconds of generation used, as opposed to seconds waiting in the server's line.
+
+    Everything counts until the server says the request waits (`: queued`); from then on nothing
+    counts until it says it runs (`: running`) or sends data. While waiting, the server must keep
+    reporting (at least every `silence` seconds), or the request is given up as stuck.
+    """
+
+    def __init__(self, budget: float, silence: float, now: Callable[[], float]) -> None:
+        self._budget, self._silence, self._now = budget, silence, now
+        self._spent = 0.0
+        self._since: float | None = now()  # when generating (re)started; None while in line
+        self._heard = self._since
+
+    @property
+    def in_line(self) -> bool:
+        return self._since is None
+
+    def waiting(self) -> None:
+        now = self._now()
+        if self._since is not None:
+            self._spent += now - self._since
+            self._since = None
+        self._heard = now
+
+    def generating(self) -> None:
+        if self._since is None:
+            self._since = self._now()
+
+    def remaining(self) -> float:
+        if self._since is None:
+            return self._heard + self._silence - self._now()
+        return self._since + self._budget - self._spent - self._now()
+
+
+async def _sse_items(resp: aiohttp.ClientResponse, clock: _GenerationClock) -> AsyncIterator[Queued | dict[str, Any]]:
+    """The `data:` events of a server-sent event stream until `[DONE]`, and the server's queue reports.
+
+    Raises TimeoutError when the clock runs out. Each read is timed on its own, never across a `yield`,
+    so the limit cannot fire while the consumer is busy elsewhere.
+    """
     buffer = b""
-    async for chunk in resp.content.iter_any():
+    while True:
+        async with asyncio.timeout(max(0.0, clock.remaining())):
+            chunk = await resp.content.readany()
+        if not chunk:
+            return
         buffer += chunk
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
             line = line.strip()
+            if line.startswith(b":"):
+                note = _QUEUE_NOTE.match(line)
+                if note:
+                    clock.waiting()
+                    if note[1] is not None:
+                        yield Queued(int(note[1]), float(note[2]) if note[2] is not None else None)
+                elif _RUNNING_NOTE.match(line):
+                    clock.generating()
+                continue
             if not line.startswith(b"data:"):
                 continue
+            clock.generating()
             data = line[5:].strip()
             if data == b"[DONE]":
                 return
@@ -297,3 +388,15 @@ async def _sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, A
                 continue
             if isinstance(event, dict):
                 yield event
+
+
+def _choice_events(event: dict[str, Any]) -> list[TextDelta | Finished]:
+    found: list[TextDelta | Finished] = []
+    for choice in event.get("choices") or []:
+        index = int(choice.get("index", 0))
+        text = (choice.get("delta") or {}).get("content")
+        if text:
+            found.append(TextDelta(text, index))
+        if choice.get("finish_reason"):
+            found.append(Finished(str(choice["finish_reason"]), index))
+    return found

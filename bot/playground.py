@@ -42,7 +42,9 @@ command, users/channels/roles are written by name (@alice, #library), attachment
 
 Playground verbs start with a colon:
   :as NAME          act as another user (created and added to the server if new)
-  :users            who is in the server
+  :users            who is in the server, with their roles
+  :role NAME        give yourself a role (created if new; -NAME takes it away; alone: list the roles),
+                    e.g. to try /settings moderator-role with someone who is not the owner
   :channel [NAME]   switch to a channel (created if new); alone, list the channels
   :thread NAME      open (or switch to) a thread under the current channel
   :click N|LABEL    press a button of the latest message with buttons (they are numbered under it)
@@ -58,7 +60,9 @@ Files the bot posts (an exported story) are saved under the --files folder.
 
 With --script FILE, or with lines piped into stdin, each line runs after the bot has finished
 answering the previous one, so a script is a demo: python -m bot.playground --script bot/playground_demo.txt
-Lines starting with # are comments.
+Lines starting with # are comments. At a terminal the input line stays at the bottom while the bot
+writes above it; a line entered before the bot has finished answering waits (shown above the prompt)
+and runs after.
 
 Settings come from the environment or .env like `python -m bot` (ENGINE_URL uses a running model
 server instead of starting one); DISCORD_TOKEN is not needed and not used."""
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _play(args: argparse.Namespace, script: list[str] | None) -> int:
-    from bot.playground_input import PipedLines, ScriptLines, TerminalLines
+    from bot.playground_input import LiveLines, PipedLines, ScriptLines
     from bot.playground_render import Terminal
     from bot.playground_session import Playground
 
@@ -133,7 +137,7 @@ async def _play(args: argparse.Namespace, script: list[str] | None) -> int:
     if script is not None:
         source = ScriptLines(script)
     elif interactive:
-        source = TerminalLines(db.with_name(".playground_history"), complete)
+        source = LiveLines(term, db.with_name(".playground_history"), complete)
     else:
         source = PipedLines()
     playground = Playground(
@@ -203,7 +207,7 @@ def _configure_logging(term: Terminal, log_path: Path, verbose: bool) -> None:
 
 
 def _terminal_state() -> list[Any] | None:
-    """The terminal's settings, to put back if we leave while readline has it in raw mode."""
+    """The terminal's settings, to put back if we leave while the prompt has it in raw mode."""
     with contextlib.suppress(ImportError, OSError, ValueError):
         import termios
 

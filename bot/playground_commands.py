@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.fakediscord import Channel, FakeDiscord, FakeUsageError, Guild
+from discord import Permissions
+
+from tests.fakediscord import Channel, FakeDiscord, FakeUsageError, Guild, User
+from tests.fakediscord.permissions import ADMINISTRATOR
 
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = range(3, 12)
@@ -156,6 +159,29 @@ def _entity(kind: int, raw: str, fake: FakeDiscord, guild: Guild | None, where: 
     return member.user
 
 
+# Discord's names for the permissions a command may require (discord.py's attribute names otherwise).
+PERMISSION_NAMES = {
+    "administrator": "Administrator", "manage_guild": "Manage Server", "manage_channels": "Manage Channels",
+    "manage_messages": "Manage Messages", "manage_roles": "Manage Roles", "moderate_members": "Timeout Members",
+}  # fmt: skip
+
+
+def moderators_only(fake: FakeDiscord, channel: Channel, user: User, path: str) -> str | None:
+    """Why Discord would not show `user` the command `path` (its default_member_permissions), or None."""
+    if channel.guild_id is None:
+        return None
+    command = fake.commands.find(channel.guild_id, path.split()[0])
+    needed = int(command.payload.get("default_member_permissions") or 0)
+    have = fake.permissions(channel, user.id)
+    if not needed or have & ADMINISTRATOR or have & needed == needed:
+        return None
+    missing = [PERMISSION_NAMES.get(name, name.replace("_", " ").title()) for name, on in Permissions(needed) if on]
+    return (
+        f"/{path} is for moderators: Discord shows it only to members with the {' and '.join(missing)} "
+        f"permission, which {user.name} does not have. `:as you` acts as the server's owner, who has it."
+    )
+
+
 # --- forms and buttons ------------------------------------------------------------------------------
 def form_fields(modal: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """(custom_id, label, component) of each text input in a modal, in order."""
@@ -237,7 +263,7 @@ def command_help(fake: FakeDiscord, channel: Channel, text: str) -> list[str]:
 
 
 def completions(fake: FakeDiscord, channel: Channel, line: str, verbs: list[str]) -> list[str]:
-    """Candidates for the word being typed at the end of `line` (readline's tab completion)."""
+    """Candidates for the word being typed at the end of `line` (the prompt's Tab completion)."""
     words = line.split(" ")
     current = words[-1]
     if len(words) == 1:

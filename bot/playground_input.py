@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from types import ModuleType
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-ANSI = re.compile(r"(\033\[[0-9;]*m)")
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.formatted_text import ANSI
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.patch_stdout import patch_stdout
+
+if TYPE_CHECKING:
+    from bot.playground_render import Terminal
 
 
 class LineSource(Protocol):
@@ -20,9 +25,6 @@ class LineSource(Protocol):
 
     async def read(self, prompt: str) -> str | None:
         """The next line, or None at the end (Ctrl-D, end of the script)."""
-
-    def typed(self) -> str:
-        """What the user has typed after the prompt so far."""
 
     def close(self) -> None: ...
 
@@ -35,9 +37,6 @@ class ScriptLines:
 
     async def read(self, prompt: str) -> str | None:
         return next(self._lines, None)
-
-    def typed(self) -> str:
-        return ""
 
     def close(self) -> None:
         pass
@@ -63,77 +62,103 @@ class PipedLines(ScriptLines):
         return await self._queue.get()
 
 
-class TerminalLines:
-    """input() with readline (history, editing, tab completion) on a thread, one prompt at a time.
+class LiveLines:
+    """A person at a terminal, through prompt_toolkit: the input line stays at the bottom of the screen.
 
-    On a thread because input() blocks; asked for one line at a time so that the prompt only appears
-    once the bot has finished answering the previous line.
+    The bot's messages print above it (the line still being streamed just above the prompt, whole
+    lines above that), so what the user types never lands inside the bot's output. The prompt reads
+    all the time: a line entered while Taleweaver is still answering is queued, with a note saying so,
+    and runs once the answer is done. Ctrl-D and Ctrl-C end the session.
     """
 
     interactive = True
 
-    def __init__(self, history: Path | None, complete: Callable[[str], list[str]]) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._history = history
-        self._requests: list[tuple[str, asyncio.Future[str | None]]] = []
-        self._wake = threading.Condition()
-        self._readline = _setup_readline(history, complete)
-        threading.Thread(target=self._run, name="playground-input", daemon=True).start()
+    def __init__(self, term: Terminal, history: Path | None, complete: Callable[[str], list[str]]) -> None:
+        self._term = term
+        self._session: PromptSession[str] = PromptSession(
+            history=_history(history),
+            completer=_Completer(complete),
+            complete_while_typing=False,
+            erase_when_done=True,  # the playground echoes each line when it runs it
+        )
+        self._lines: asyncio.Queue[tuple[str | None, bool]] = asyncio.Queue()  # (line, shown as queued)
+        self._queued: list[str] = []  # entered while Taleweaver was still answering; shown above the prompt
+        self._prompt = ""
+        self._waiting = False  # the playground is ready for the next line
+        self._reader: asyncio.Task[None] | None = None
+        self._patch = patch_stdout(raw=True)  # output goes above the prompt, not through it
+        self._patch.__enter__()
+        self._stdout, term.stream = term.stream, sys.stdout
 
     async def read(self, prompt: str) -> str | None:
-        future: asyncio.Future[str | None] = self._loop.create_future()
-        with self._wake:
-            self._requests.append((ANSI.sub("\001\\1\002", prompt), future))  # readline: zero-width
-            self._wake.notify()
-        return await future
-
-    def typed(self) -> str:
-        return self._readline.get_line_buffer() if self._readline else ""
+        self._prompt, self._waiting = prompt, True
+        if self._reader is None:
+            self._term.live = self._redraw
+            self._reader = asyncio.create_task(self._read_lines(), name="playground-prompt")
+        self._redraw()
+        try:
+            line, was_queued = await self._lines.get()
+        finally:
+            self._waiting = False
+        if was_queued:
+            self._queued.pop(0)
+            self._redraw()
+        return line
 
     def close(self) -> None:
-        if self._readline and self._history:
-            with contextlib.suppress(OSError):
-                self._history.parent.mkdir(parents=True, exist_ok=True)
-                self._readline.write_history_file(self._history)
+        if self._reader is not None:
+            self._reader.cancel()
+        self._term.live = None
+        if self._term.partial:  # a line still open: it belongs to the output, not the prompt
+            self._term.write(self._term.partial)
+            self._term.partial = ""
+        self._term.end_line()
+        self._patch.__exit__(None, None, None)
+        self._term.stream = self._stdout
 
-    def _run(self) -> None:
+    async def _read_lines(self) -> None:
+        def message() -> ANSI:
+            # Above the input: the streamed line not yet finished, then the lines waiting their turn.
+            above = [self._term.partial] if self._term.partial else []
+            above += [self._term.style(f"(queued: {line} runs once Taleweaver has finished answering)", "2")
+                      for line in self._queued]  # fmt: skip
+            return ANSI("\n".join([*above, self._prompt]))
+
         while True:
-            with self._wake:
-                while not self._requests:
-                    self._wake.wait()
-                prompt, future = self._requests.pop(0)
             try:
-                line: str | None = input(prompt)
-            except EOFError:
+                line: str | None = await self._session.prompt_async(message)
+            except (EOFError, KeyboardInterrupt):
                 line = None
-            self._loop.call_soon_threadsafe(_resolve, future, line)
+            queued = line is not None and bool(line.strip()) and not self._waiting
+            if queued:
+                assert line is not None
+                self._queued.append(line.strip() if len(line.strip()) <= 60 else line.strip()[:57] + "…")
+            await self._lines.put((line, queued))
             if line is None:
                 return
 
+    def _redraw(self) -> None:
+        if self._session.app.is_running:
+            self._session.app.invalidate()
 
-def _resolve(future: asyncio.Future[str | None], line: str | None) -> None:
-    if not future.done():
-        future.set_result(line)
+
+class _Completer(Completer):
+    """prompt_toolkit's completer over the playground's own `complete(line)` (candidates for the last word)."""
+
+    def __init__(self, complete: Callable[[str], list[str]]) -> None:
+        self._complete = complete
+
+    def get_completions(self, document: Any, complete_event: Any) -> Iterator[Completion]:
+        before = document.text_before_cursor
+        word = before.split(" ")[-1]
+        for candidate in self._complete(before):
+            yield Completion(candidate, start_position=-len(word))
 
 
-def _setup_readline(history: Path | None, complete: Callable[[str], list[str]]) -> ModuleType | None:
-    try:
-        import readline
-    except ImportError:  # e.g. Windows without pyreadline: plain input() still works
-        return None
-    if history is not None:
-        with contextlib.suppress(OSError):
-            readline.read_history_file(history)
-    readline.set_history_length(1000)
-    readline.set_completer_delims(" ")
-    matches: list[str] = []
-
-    def completer(text: str, state: int) -> str | None:
-        if state == 0:
-            matches[:] = complete(readline.get_line_buffer()[: readline.get_endidx()])
-        return matches[state] if state < len(matches) else None
-
-    readline.set_completer(completer)
-    libedit = "libedit" in (readline.__doc__ or "")  # macOS's readline speaks another binding syntax
-    readline.parse_and_bind("bind ^I rl_complete" if libedit else "tab: complete")
-    return readline
+def _history(path: Path | None) -> History:
+    if path is None:
+        return InMemoryHistory()
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return FileHistory(str(path))
+    return InMemoryHistory()

@@ -29,14 +29,19 @@ BUTTON, LINK_STYLE = 2, 5
 
 
 class Terminal:
-    """stdout, plus what is on the screen: an unfinished streaming line, the input prompt."""
+    """stdout, plus what is on the screen: an unfinished streaming line.
+
+    With `live` set (a person at a terminal, see playground_input.LiveLines), the screen's last line
+    belongs to the input prompt: only whole lines are written out, above it, and the line still being
+    streamed is kept in `partial` for the prompt to show just above the input (`live` redraws it).
+    """
 
     def __init__(self, stream: TextIO = sys.stdout, *, color: bool = False) -> None:
         self.stream = stream
         self.color = color
         self.open_id: int | None = None  # the message whose text ends the screen, mid-line
-        self.prompt: str | None = None  # shown (or due to be shown) while the user types
-        self.prompt_hidden = False  # output arrived while the user was typing: prompt erased
+        self.live: Callable[[], None] | None = None
+        self.partial = ""
         self.last_write = time.monotonic()
         self._indent_next = False
         self._lock = threading.RLock()
@@ -46,12 +51,16 @@ class Terminal:
 
     def write(self, text: str) -> None:
         with self._lock:
-            if self.prompt is not None and not self.prompt_hidden:
-                self.stream.write("\r\033[K")  # the prompt is only shown on a terminal
-                self.prompt_hidden = True
-            self.stream.write(text)
-            self.stream.flush()
             self.last_write = time.monotonic()
+            if self.live is None:
+                self.stream.write(text)
+                self.stream.flush()
+                return
+            whole, newline, self.partial = (self.partial + text).rpartition("\n")
+            if newline:
+                self.stream.write(whole + newline)
+                self.stream.flush()
+            self.live()
 
     def end_line(self) -> None:
         if self.open_id is not None:
@@ -83,30 +92,6 @@ class Terminal:
 
     def start_body(self) -> None:
         self._indent_next = False
-
-    def show_prompt(self, prompt: str | None) -> None:
-        """The input prompt is (None: is no longer) on screen; output will erase and `redraw` it."""
-        with self._lock:
-            self.prompt, self.prompt_hidden = prompt, False
-
-    def leave_prompt(self) -> None:
-        """The user's line ends without Enter (Ctrl-C): move off the prompt's line."""
-        with self._lock:
-            if self.prompt is not None and not self.prompt_hidden:
-                self.stream.write("\n")
-            self.prompt, self.prompt_hidden = None, False
-
-    def redraw(self, typed: str) -> None:
-        """Put the prompt back (with what the user has typed so far) after output erased it."""
-        with self._lock:
-            if self.prompt is None or not self.prompt_hidden:
-                return
-            if self.open_id is not None:
-                self.stream.write("\n")
-                self.open_id = None
-            self.stream.write(self.prompt + typed)
-            self.stream.flush()
-            self.prompt_hidden = False
 
 
 @dataclass

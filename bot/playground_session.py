@@ -23,6 +23,7 @@ from bot.playground_commands import (
     form_fields,
     form_values,
     label_matches,
+    moderators_only,
     parse_slash,
 )
 from bot.playground_input import LineSource
@@ -34,14 +35,18 @@ from tests.fakediscord import Channel, FakeDiscord, FakeInteraction, FakeUsageEr
 
 log = logging.getLogger(__name__)
 
-VERBS = [":as", ":users", ":channel", ":thread", ":click", ":say", ":modal", ":history", ":wait", ":help", ":quit"]
+VERBS = [
+    ":as", ":users", ":role", ":channel", ":thread", ":click", ":say", ":modal", ":history", ":wait", ":help", ":quit",
+]  # fmt: skip
 VERB_HELP = """\
 Slash commands are typed like in Discord, options as name:value (a value runs until the next name:):
   /poem topic:autumn rain form:haiku          /story add text:I pick up the key
   :help /story start   shows a command's options; Tab completes commands and options.
 Playground verbs:
   :as NAME          act as another user (created and added to the server if new)
-  :users            who is in the server
+  :users            who is in the server, with their roles
+  :role NAME        give yourself a role (created if new; e.g. for /settings moderator-role);
+                    :role -NAME takes it away; :role alone lists the roles
   :channel [NAME]   switch to a channel (created if new); without a name, list them
   :thread NAME      open (or switch to) a thread under the current channel
   :click N | LABEL  press button N (or the one labelled LABEL) under the latest message with buttons
@@ -151,7 +156,6 @@ class Playground:
         return 1
 
     async def _shutdown(self) -> None:
-        self.term.show_prompt(None)
         self.term.end_line()
         if self.task is not None and not self.task.done():
             self.term.dim("Stopping the bot and the engine…")
@@ -177,7 +181,7 @@ class Playground:
             if line is None:
                 return 0
             line = line.strip()
-            if not self.source.interactive and line:
+            if line:  # a script's line, or a typed one (the prompt is erased when a line is entered)
                 shown = line if len(line) <= 300 else f"{line[:200]}… ({len(line):,} characters)"
                 self.term.line(self.term.style(line, "2") if line.startswith("#") else self._prompt() + shown)
             if not line or line.startswith("#"):
@@ -195,20 +199,14 @@ class Playground:
 
     async def _next_line(self, prompt: str) -> str | None:
         self.term.end_line()
-        if self.source.interactive:
-            self.term.show_prompt(prompt)
         read = asyncio.ensure_future(self.source.read(prompt))
         stop = asyncio.ensure_future(self.quit.wait())
         waiting: set[asyncio.Future[Any]] = {read, stop, *([self.task] if self.task else [])}
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         stop.cancel()
         if not read.done():
-            self.term.leave_prompt()
             read.cancel()
             return None
-        if read.result() is None:
-            self.term.leave_prompt()  # Ctrl-D leaves the cursor after the prompt
-        self.term.show_prompt(None)
         return read.result()
 
     def _prompt(self) -> str:
@@ -217,6 +215,9 @@ class Playground:
     async def _do(self, line: str) -> FakeInteraction | None:
         if line.startswith("/"):
             command = parse_slash(line, self.fake, self.channel)
+            refusal = moderators_only(self.fake, self.channel, self.user, command.path)
+            if refusal:
+                raise InputError(refusal)
             return await self._started(self.fake.invoke(self.user, self.channel, command.path, **command.options))
         verb, _, arg = line.partition(" ")
         arg = arg.strip()
@@ -224,6 +225,8 @@ class Playground:
             self._become(arg)
         elif verb in (":users", ":who"):
             self._lines(self.world.describe_members(self.user))
+        elif verb in (":role", ":roles"):
+            self._lines(self.world.role_verb(self.user, arg))
         elif verb in (":channel", ":channels"):
             if arg:
                 self.channel = self.world.channel(arg)
@@ -296,8 +299,6 @@ class Playground:
             try:
                 self.printer.poll()
                 self._check_interactions()
-                if time.monotonic() - self.term.last_write > 0.5 and not self.printer.busy():
-                    self.term.redraw(self.source.typed())
             except Exception:
                 log.exception("the playground could not show an update")
             await asyncio.sleep(0.05)
@@ -351,7 +352,8 @@ class Playground:
         for i, (_, label, field) in enumerate(form_fields(ix.modal), start=1):
             kind = "long text" if field.get("style") == 2 else "text"
             need = "required" if field.get("required", True) else "optional"
-            self.term.line(f"  [{i}] {label} ({kind}, {need}, up to {field.get('max_length') or 4000} characters)")
+            limit = int(field.get("max_length") or 4000)  # Discord's own maximum when the bot sets none
+            self.term.line(f"  [{i}] {label} ({kind}, {need}, up to {limit:,} characters)")
         self.term.dim("  Fill it in: :modal TEXT (one field), :modal 1=… 2=…, or :modal alone to be asked.")
 
     async def _submit_form(self, arg: str) -> FakeInteraction:

@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Iterator
 
 from bot.playground_commands import InputError
-from tests.fakediscord import Channel, FakeDiscord, Guild, User
+from tests.fakediscord import Channel, FakeDiscord, Guild, Role, User
 from tests.fakediscord.ids import DISCORD_EPOCH_MS
 
 STABLE_MS = 1_704_067_200_000 - DISCORD_EPOCH_MS  # 2024-01-01: older than any message id
@@ -63,10 +63,56 @@ class World:
                 found = self.fake.add_thread(parent, name, owner=owner)
         return found
 
+    def role_verb(self, user: User, arg: str) -> list[str]:
+        """`:role NAME` gives `user` the role (created if new), `:role -NAME` takes it, `:role` lists them."""
+        if not arg:
+            return self.describe_roles()
+        give = not arg.startswith("-")
+        role, created = self.role(arg.lstrip("-"))
+        said = [f"(the role @{role.name} is created in the server Playground)"] if created else []
+        changed = self.set_role(user, role, give=give)
+        if give:
+            return [*said, f"{user.name} {'now has' if changed else 'already has'} the role @{role.name}."]
+        return [*said, f"{user.name} {'no longer has' if changed else 'does not have'} the role @{role.name}."]
+
+    def role(self, name: str) -> tuple[Role, bool]:
+        """The server's role called `name`, created (with no permissions) if there is none. (role, created)"""
+        name = name.strip().lstrip("@")
+        if not NAME.match(name):
+            raise InputError("Which role? :role Keepers (a name of letters, digits, . _ or -)")
+        if name.casefold() in ("everyone", "here"):
+            raise InputError("Everybody has @everyone already; give a role of its own, e.g. :role Keepers")
+        found = next((r for r in self.guild.roles.values() if r.name.casefold() == name.casefold()), None)
+        if found is not None:
+            if found.managed:
+                raise InputError(f"@{found.name} is the bot's own role; nobody else can be given it.")
+            return found, False
+        with stable_ids(self.fake, f"role:{name.casefold()}"):  # a stored moderator role keeps working
+            return self.fake.add_role(self.guild, name), True
+
+    def set_role(self, user: User, role: Role, *, give: bool) -> bool:
+        """Give `user` the role or take it away; False if that changes nothing."""
+        member = self.fake.member(self.guild, user)
+        if (role.id in member.role_ids) == give:
+            return False
+        roles = [*member.role_ids, role.id] if give else [r for r in member.role_ids if r != role.id]
+        self.fake.set_roles(self.guild, user, roles)
+        return True
+
+    def describe_roles(self) -> list[str]:
+        lines = []
+        for role in sorted(self.guild.roles.values(), key=lambda r: -r.position):
+            if role.id == self.guild.id or role.managed:
+                continue
+            holders = [m.user.name for m in self.guild.members.values() if role.id in m.role_ids]
+            lines.append(f"  @{role.name}: {', '.join(holders) or 'nobody'}")
+        return lines or ["  (no roles yet: :role NAME gives you one, creating it)"]
+
     def describe_members(self, current: User) -> list[str]:
         lines = []
         for m in self.guild.members.values():
             tags = [t for t, on in (("owner", m.id == self.guild.owner_id), ("bot", m.user.bot)) if on]
+            tags += [f"@{self.guild.roles[r].name}" for r in m.role_ids if r in self.guild.roles and r != self.guild.id]
             here = "  ← you act as this user" if m.id == current.id else ""
             lines.append(f"  {m.user.name}" + (f"  ({', '.join(tags)})" if tags else "") + here)
         return lines

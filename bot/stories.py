@@ -25,6 +25,8 @@ from bot.memory import ContextBuilder
 from bot.moderation import Actor, ModerationService
 from bot.story_prompts import (
     clean_narration,
+    continue_instruction,
+    join_continuation,
     opening_instruction,
     recap_request,
     round_instruction,
@@ -165,12 +167,24 @@ class StoryService:
             story = await self._story(conn, story_id)
             players = await repo.players(conn, story.id)
             if any(p.user_id == user_id for p in players):
-                raise Conflict("You are already in this story.")
+                raise Conflict("You are already in this story. `/story join character:…` renames your character.")
             if len(players) >= MAX_PLAYERS:
                 raise Conflict(f"This story is full ({MAX_PLAYERS} players).")
             player = await repo.join(conn, story.id, user_id, name, self._now())
             outcome = await self._advance(conn, story) if story.phase == "held" and not players else Outcome(story)
         return outcome, player
+
+    async def rename(self, story_id: int, user_id: int, name: str) -> tuple[Player, Player]:
+        """A player's character takes a new name (same rules as joining). Returns (before, after)."""
+        name = self._name(name)
+        async with self._db.transaction() as conn:
+            story = await self._story(conn, story_id)
+            before = next((p for p in await repo.players(conn, story.id) if p.user_id == user_id), None)
+            if before is None:
+                raise NotFound("You are not in this story. `/story join` joins it.")
+            after = await repo.rename(conn, story.id, user_id, name)
+        assert after is not None
+        return before, after
 
     async def leave(self, story_id: int, user_id: int) -> tuple[Outcome, Player]:
         async with self._db.transaction() as conn:
@@ -317,6 +331,38 @@ class StoryService:
                 story = await repo.update(conn, story.id, phase="voting", deadline=deadline)
                 return Outcome(story, vote=vote)
             return await self._add_narration(conn, story, options[0], ending=plan.kind == "ending")
+
+    async def plan_continuation(self, turn_id: int, actor: Actor) -> tuple[NarrationPlan, Turn]:
+        """Ask the narrator to go on with a part that time cut short, while it is still the story's last word."""
+        async with self._db.read() as conn:
+            turn = await turn_repo.get(conn, turn_id)
+            story = await repo.get(conn, turn.story_id) if turn else None
+            if turn is None or story is None or turn.kind != "narrator" or story.phase == "ended":
+                raise NotFound("That part of the story is gone or the story is over, so it cannot go on.")
+            await self._require_player_or_control(conn, story, actor)
+            last = await turn_repo.last(conn, story.id)
+            if last is None or last.id != turn.id or story.phase != "turns" or story.paused:
+                raise Conflict("The story has moved on since the narrator stopped, so that part stays as it is.")
+            players = await repo.players(conn, story.id)
+            prompt = await self.memory.build(conn, story, players, continue_instruction())
+        sampling = Sampling(
+            max_tokens=self._narration_tokens, temperature=0.85, top_p=0.95, stop=stop_sequences(players)
+        )
+        return NarrationPlan(story, "continuation", prompt.messages, sampling, players, prompt.tokens), turn
+
+    async def extend_narration(self, plan: NarrationPlan, turn: Turn, text: str, truncated: bool) -> Turn:
+        """Add the narrator's continuation to its part, if nobody has written since. Returns the part."""
+        added = clean_narration(text, plan.players, truncated=truncated)
+        async with self._db.transaction() as conn:
+            last = await turn_repo.last(conn, turn.story_id)
+            if last is None or last.id != turn.id:
+                raise Conflict("The story moved on while the narrator wrote, so nothing was added.")
+            if not added:
+                return last
+            whole = join_continuation(last.text, added)
+            tokens, words = self.memory.counter.count(whole), word_count(whole)
+            await turn_repo.edit(conn, turn.id, whole, tokens, words, self._now())
+        return replace(last, text=whole, tokens=tokens, words=words)
 
     def narration_options(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> list[str]:
         """The distinct, non-empty narrations among `texts`, cleaned as they would be stored."""

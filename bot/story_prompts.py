@@ -72,6 +72,21 @@ def round_instruction(round_turns: list[Turn], names: dict[int, str], final: boo
     return f"This round, the players wrote:\n{done}\n\n{goal} Do not write for the players' characters."
 
 
+def continue_instruction() -> str:
+    return (
+        "The narrator's last part above stops short: time ran out while it was written. Continue it from "
+        "exactly where it stops, in one short paragraph (under 100 words), without repeating it and "
+        "without writing for the players' characters. End with a situation that invites them to act."
+    )
+
+
+def join_continuation(before: str, added: str) -> str:
+    """A narration and the rest of it: the same paragraph if the rest goes on mid-sentence, else a new one."""
+    if not before or not added:
+        return before or added
+    return f"{before} {added}" if added[:1].islower() else f"{before}\n\n{added}"
+
+
 def summary_request(previous: str, turns: list[Turn], names: dict[int, str]) -> list[dict[str, str]]:
     events = "\n".join(render_turn(t, names) for t in turns)
     return [

@@ -17,7 +17,7 @@ from bot.text import MESSAGE_LIMIT, echo, split_message
 WRITING = "✍️ *still writing…*"
 STATUS_ROOM = 160  # kept free on every page, so page breaks do not move when the status line changes
 WAITING = "⏳ *waiting for the storyteller…*"
-QUEUED = "⏳ *the storyteller is busy: you are #{position} in line…*"
+BUSY = "⏳ *the storyteller is busy: "  # then the place in line (and the expected wait)
 
 
 class MessageSink(Protocol):
@@ -27,6 +27,9 @@ class MessageSink(Protocol):
         """Post a new message; return a handle for `edit`."""
 
     async def edit(self, handle: Any, content: str, *, final: bool = False) -> None: ...
+
+    async def delete(self, handle: Any) -> None:
+        """Remove a page the text no longer reaches (never the first)."""
 
 
 class StreamRenderer:
@@ -54,11 +57,18 @@ class StreamRenderer:
     def handles(self) -> list[Any]:
         return list(self._handles)
 
-    async def queued(self, position: int) -> None:
-        """Show the place in line until the first words arrive."""
-        if position > 1 and not self.text:
-            self._status = QUEUED.format(position=position)
-            await self._render(force=True)
+    async def queued(self, position: int, eta: float | None = None) -> None:
+        """Show the place in line (and, reported as it happens, the expected wait) until words arrive.
+
+        A place given without an estimate comes from the moment the request was accepted: #1 then
+        usually means it runs at once, so only a longer line is shown.
+        """
+        if self.text or position < 1 or (eta is None and position < 2):
+            return
+        place = "you are next in line" if position == 1 else f"you are #{position} in line"
+        wait = f", about {_wait(eta)}" if eta else ""
+        self._status = f"{BUSY}{place}{wait}…*"
+        await self._render(force=True)
 
     async def update(self, text: str) -> None:
         """The whole text so far. Rendered if the last render is at least `interval` old."""
@@ -80,6 +90,11 @@ class StreamRenderer:
             return
         self._last = now
         pages = self.pages()
+        # The text can shrink (cleaning drops a loop or a line spoken for a player, a cut ends at a
+        # sentence): pages it no longer reaches go, or they would stay behind as stray fragments.
+        while len(self._handles) > len(pages):
+            self._shown.pop()
+            await self._sink.delete(self._handles.pop())
         for index, content in enumerate(pages):
             last = final and index == len(pages) - 1
             if index >= len(self._handles):
@@ -104,6 +119,10 @@ def interrupted(content: str, note: str) -> str | None:
     None if the message claims no unfinished work: it was finished, or it is not a stream's last page.
     """
     body, _, status = content.rpartition("\n\n")
-    if status not in (WRITING, WAITING) and not status.startswith(QUEUED.split("{")[0]):
+    if status not in (WRITING, WAITING) and not status.startswith(BUSY):
         return None
     return f"{body}\n\n{note}".strip()
+
+
+def _wait(seconds: float) -> str:
+    return f"{round(seconds)} s" if seconds < 90 else f"{round(seconds / 60)} min"

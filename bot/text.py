@@ -178,5 +178,21 @@ def drop_repeated_sentences(text: str) -> str:
     return "\n\n".join(paragraphs)
 
 
+_UP_TO_BOUNDARY = re.compile(r"(?s).*(?:[.!?…]+[\"'”’)\]]*(?=\s|$)|\n)")
+
+
+def cut_at_boundary(text: str) -> str:
+    """A text stopped mid-way (time ran out), cut back to its last line break or sentence end.
+
+    With no boundary in its last two thirds the text is kept whole and marked as cut with "…".
+    """
+    text = text.rstrip()
+    found = _UP_TO_BOUNDARY.match(text)
+    kept = found.group().rstrip() if found else ""
+    if kept and len(kept) >= len(text) // 3:
+        return kept
+    return text + "…" if text else text
+
+
 def truncate(text: str, limit: int, marker: str = "…") -> str:
     return text if len(text) <= limit else text[: limit - len(marker)].rstrip() + marker

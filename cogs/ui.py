@@ -77,6 +77,10 @@ class InteractionSink:
         else:
             await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
 
+    async def delete(self, handle: Any) -> None:
+        if handle != ORIGINAL:  # the first page is the response itself and always stays
+            await handle.delete()
+
 
 class ChannelSink:
     """Streams into new channel messages (for output not tied to one interaction, e.g. a narrator)."""
@@ -99,6 +103,9 @@ class ChannelSink:
     async def edit(self, handle: discord.Message, content: str, *, final: bool = False) -> None:
         extra = _view_on_final(self.view, final)
         await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
+
+    async def delete(self, handle: discord.Message) -> None:
+        await handle.delete()
 
 
 async def own_message(

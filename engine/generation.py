@@ -53,11 +53,34 @@ class Generation:
     def completion_tokens(self) -> int:
         return sum(s.generated for s in self.seqs)
 
+    @property
+    def admitted_at(self) -> float | None:
+        """When the first of the request's sequences left the waiting line (time.monotonic), or None."""
+        times = [s.admitted for s in self.seqs if s.admitted is not None]
+        return min(times) if times else None
+
+    def in_line(self) -> tuple[int, int]:
+        """(place in line, about how many seconds until a slot frees) while no sequence runs yet."""
+        scheduler = self.engine.scheduler
+        assert scheduler is not None
+        position = min((scheduler.position(s) for s in self.seqs), default=0)
+        return position, scheduler.wait_estimate(position)
+
     async def deltas(self) -> AsyncIterator[Delta]:
+        async for delta in self.deltas_or_ticks(None):
+            if delta is not None:
+                yield delta
+
+    async def deltas_or_ticks(self, tick: float | None) -> AsyncIterator[Delta | None]:
+        """The deltas, plus None whenever `tick` seconds pass without one (a moment to report the line)."""
         pending = set(range(len(self.seqs)))
         try:
             while pending:
-                await self._arrived.wait()
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), tick)
+                except TimeoutError:
+                    yield None
+                    continue
                 self._arrived.clear()
                 for index in sorted(pending):
                     for delta in self._drain(index):

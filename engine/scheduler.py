@@ -113,6 +113,19 @@ class FairScheduler:
             self._wake.set()
         return True
 
+    def position(self, seq: Sequence) -> int:
+        """Where a waiting sequence is in line, roughly (1 = next; fairness may reorder); 0 once it runs."""
+        if seq.status != SeqStatus.WAITING:
+            return 0
+        return 1 + sum(
+            1 for line in self._lines.values() for other in line
+            if other.status == SeqStatus.WAITING and other.created < seq.created
+        )
+
+    def wait_estimate(self, position: int) -> int:
+        """About how many seconds the sequence at `position` will wait for a slot."""
+        return math.ceil(self._seconds_per_sequence * position / max(1, self._backend.capacity))
+
     def retry_after(self) -> int:
         slots = max(1, self._backend.capacity)
         estimate = self._seconds_per_sequence * (self.waiting + 1) / slots

@@ -39,6 +39,10 @@ ENGINE_KEY = web.AppKey("engine", Engine)
 CONFIG_KEY = web.AppKey("config", EngineConfig)
 OPEN_PATHS = frozenset({"/health"})
 MAX_BODY = 4 * 1024 * 1024
+# A streamed request that waits in line hears how it stands every few seconds (SSE comments), and its
+# ENGINE_REQUEST_TIMEOUT starts only when it leaves the line: waiting is not generating.
+QUEUE_TICK_S = 0.5
+QUEUE_REPORT_S = 3.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -161,13 +165,25 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return await _complete(engine, chat, generation, model, config.request_timeout)
 
 
+def _start_clock(limit: asyncio.Timeout, generation: Generation, limit_s: float) -> bool:
+    """A request's time limit counts from when it leaves the waiting line. True when it starts now."""
+    admitted = generation.admitted_at
+    if admitted is None or limit.when() is not None:
+        return False
+    limit.reschedule(admitted + limit_s)  # the loop's clock is time.monotonic, like `admitted`
+    return True
+
+
 async def _complete(
     engine: Engine, chat: ChatRequest, generation: Generation, model: str, limit_s: float
 ) -> web.Response:
     texts, finishes = [""] * chat.n, ["stop"] * chat.n
     try:
-        async with asyncio.timeout(limit_s):
-            async for delta in generation.deltas():
+        async with asyncio.timeout(None) as limit:
+            async for delta in generation.deltas_or_ticks(QUEUE_TICK_S):
+                _start_clock(limit, generation, limit_s)
+                if delta is None:
+                    continue
                 texts[delta.index] += delta.text
                 if delta.finish == "error":
                     engine.metrics.requests.labels("error").inc()
@@ -213,11 +229,19 @@ async def _stream(
         for index in range(chat.n):
             await _send(response, chunk_body(cid, model, index, {"role": "assistant", "content": ""}))
         started = time.monotonic()
-        async with asyncio.timeout(limit_s):
-            async for delta in generation.deltas():
-                await _send_delta(response, engine, cid, model, delta)
-                if delta.finish == "error":
-                    outcome = "error"
+        async with asyncio.timeout(None) as limit:
+            reported = 0.0
+            async for delta in generation.deltas_or_ticks(QUEUE_TICK_S):
+                if _start_clock(limit, generation, limit_s):
+                    await _send_comment(response, "running")
+                if delta is not None:
+                    await _send_delta(response, engine, cid, model, delta)
+                    if delta.finish == "error":
+                        outcome = "error"
+                elif generation.admitted_at is None and time.monotonic() - reported >= QUEUE_REPORT_S:
+                    position, eta = generation.in_line()  # an SSE comment: clients that do not know it skip it
+                    await _send_comment(response, f"queued position={position} eta={eta}")
+                    reported = time.monotonic()
         if chat.include_usage:
             block = usage(generation.prompt_tokens, generation.completion_tokens)
             await _send(response, chunk_body(cid, model, 0, {}, usage_block=block))
@@ -234,6 +258,10 @@ async def _stream(
         generation.close()
         engine.metrics.requests.labels(outcome).inc()
     return response
+
+
+async def _send_comment(response: web.StreamResponse, text: str) -> None:
+    await response.write(f": {text}\n\n".encode())
 
 
 def _generation_error(engine: Engine, delta: Delta) -> RequestError:

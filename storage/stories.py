@@ -170,6 +170,14 @@ async def join(conn: aiosqlite.Connection, story_id: int, user_id: int, name: st
     return _player(row)
 
 
+async def rename(conn: aiosqlite.Connection, story_id: int, user_id: int, name: str) -> Player | None:
+    """Give an active player's character a new name; None if the user is not playing."""
+    sql = "UPDATE story_players SET name = ? WHERE story_id = ? AND user_id = ? AND left_at IS NULL RETURNING *"
+    async with conn.execute(sql, (name, story_id, user_id)) as cur:
+        row = await cur.fetchone()
+    return _player(row) if row else None
+
+
 async def leave(conn: aiosqlite.Connection, story_id: int, user_id: int, now: float) -> bool:
     sql = "UPDATE story_players SET left_at = ? WHERE story_id = ? AND user_id = ? AND left_at IS NULL"
     return await changed_rows(conn, sql, (now, story_id, user_id)) == 1

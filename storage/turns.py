@@ -65,6 +65,12 @@ async def last(conn: aiosqlite.Connection, story_id: int) -> Turn | None:
     return _turn(row) if row else None
 
 
+async def get(conn: aiosqlite.Connection, turn_id: int) -> Turn | None:
+    async with conn.execute("SELECT * FROM story_turns WHERE id = ?", (turn_id,)) as cur:
+        row = await cur.fetchone()
+    return _turn(row) if row else None
+
+
 async def delete(conn: aiosqlite.Connection, turn_id: int) -> None:
     await conn.execute("DELETE FROM story_turns WHERE id = ?", (turn_id,))
 

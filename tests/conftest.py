@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.engine_proc import EngineProcess, start_engine
+from tests.support.pace import Pace, measure
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +19,9 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
     proc = start_engine(tmp_path_factory.mktemp("engine"))
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="session")
+def pace(engine: EngineProcess) -> Pace:
+    """How fast the model writes on this machine right now (one reference generation)."""
+    return measure(engine.url)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.story_rules import TURN_LIMIT
+
 
 @dataclass(frozen=True)
 class HelpSection:
@@ -32,9 +34,17 @@ SECTIONS: list[HelpSection] = [
                 "Open a lobby; players press Join, the starter presses Start",
                 "/story start title:The Lost Key genre:mystery premise:A key is found in the snow turn_timeout:10m",
             ),
-            ("/story join", "Join (optionally as a named character)", "/story join character:Mira"),
-            ("/story add", "Add your turn", "/story add text:I hold the key up to the lantern."),
-            ("/story write", "Write a long turn in a text box", "/story write"),
+            (
+                "/story join",
+                "Join (optionally as a named character); again, to rename it",
+                "/story join character:Mira",
+            ),
+            (
+                "/story add",
+                f"Add your turn (up to {TURN_LIMIT:,} characters)",
+                "/story add text:I hold the key up to the lantern.",
+            ),
+            ("/story write", f"Write a long turn in a text box (up to {TURN_LIMIT:,} characters)", "/story write"),
             ("/story edit", "Change your turn before the narrator weaves it in", "/story edit text:I pocket the key."),
             ("/story status", "Players, whose turn it is, the round, the word count", "/story status"),
             ("/story leave", "Leave the story", "/story leave"),

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 FORM_CHOICES = [app_commands.Choice(name=name.title(), value=name) for name in FORMS]
 INTERRUPTED = "⚠️ *Interrupted: the bot restarted before this poem was finished. Press **Regenerate** to write it.*"
 TOKEN_LIFETIME = 14 * 60  # an interaction's token edits its messages for 15 minutes; keep a margin
+CUT_SHORT = "✂️ *Time ran out, so the poem stops here.*"
 
 
 def header(poem: Poem) -> str:
@@ -61,8 +62,11 @@ class Poems(commands.Cog):
         poem = await self.bot.poems.create(request)  # bad input is answered privately, before deferring
         await self.write(interaction, poem, await defer_public(interaction))
 
-    async def write(self, interaction: discord.Interaction, poem: Poem, message_id: int | None) -> None:
-        """Stream a poem into the interaction's message `message_id`, then put the buttons under it.
+    async def write(
+        self, interaction: discord.Interaction, poem: Poem, message_id: int | None, *, continuing: bool = False
+    ) -> None:
+        """Stream a poem (or the rest of one cut short) into the interaction's message `message_id`, then
+        put the buttons under it.
 
         Until it is finished the message is recorded as unfinished, so a restart can say it was cut off.
         """
@@ -70,24 +74,33 @@ class Poems(commands.Cog):
             "poem", poem.id, interaction.channel_id or 0, message_id=message_id, token=interaction.token
         )
         async with track as tracker:
-            await self._write(interaction, poem, tracker.placed)
+            await self._write(interaction, poem, tracker.placed, continuing=continuing)
 
-    async def _write(self, interaction: discord.Interaction, poem: Poem, on_message: OnMessage) -> None:
+    async def _write(
+        self, interaction: discord.Interaction, poem: Poem, on_message: OnMessage, *, continuing: bool = False
+    ) -> None:
+        """Stream into the interaction's message; `continuing` writes the rest of a poem cut short."""
         sink = InteractionSink(interaction, on_message=on_message)
         stream = renderer(sink, header(poem))
         self._writing.add(poem.id)
         try:
+            if continuing:
+                await stream.update(poem.text)
             done: PoemDone | None = None
-            async for event in self.bot.poems.compose(poem):
+            async for event in self.bot.poems.compose(poem, continuing=continuing):
                 if isinstance(event, Queued):
-                    await stream.queued(event.position)
+                    await stream.queued(event.position, event.eta)
                 elif isinstance(event, TextDelta):
                     await stream.update(event.text)
                 else:
                     done = event
         except EngineError as exc:
-            sink.view = poem_view(poem, written=False)
-            await stream.finish(note=f"⚠️ {describe(exc)} Press **Regenerate** to try again.")
+            if continuing:  # what was kept stays, and so does the way on
+                sink.view = poem_view(poem, cut_short=True)
+                await stream.finish(poem.text, note=f"⚠️ {describe(exc)} Press **Continue** to try again.")
+            else:
+                sink.view = poem_view(poem, written=False)
+                await stream.finish(note=f"⚠️ {describe(exc)} Press **Regenerate** to try again.")
             return
         except discord.NotFound:
             return  # the message was deleted while we wrote; leaving the stream aborts the generation
@@ -101,7 +114,9 @@ class Poems(commands.Cog):
         note = f"— for <@{done.poem.author_id}> · poem #{done.poem.id}"
         if done.truncated:
             note = "⚠️ *The poem reached its length limit and may be cut short.*\n" + note
-        sink.view = poem_view(done.poem)
+        if done.cut_short:
+            note = f"{CUT_SHORT} Press **Continue** for the rest.\n" + note
+        sink.view = poem_view(done.poem, cut_short=done.cut_short)
         await stream.finish(done.poem.text, note=note)
 
     @guarded
@@ -115,13 +130,19 @@ class Poems(commands.Cog):
             await interaction.followup.send(
                 f"📚 {what} as poem #{saved.id}. `/anthology show id:{saved.id}` shows it.", ephemeral=True
             )
-        elif action == "regen":
-            await self.bot.poems.check_can_regenerate(poem, interaction.user.id, await is_moderator(interaction))
+        elif action in ("regen", "continue"):
+            what = "regenerate" if action == "regen" else "continue"
+            await self.bot.poems.check_can_regenerate(poem, interaction.user.id, await is_moderator(interaction), what)
             if poem.id in self._writing:
                 raise Conflict("This poem is being written right now; wait for it to finish.")
             await interaction.response.defer()
             await interaction.edit_original_response(view=None)
-            await self.write(interaction, poem, interaction.message.id if interaction.message else None)
+            await self.write(
+                interaction,
+                poem,
+                interaction.message.id if interaction.message else None,
+                continuing=action == "continue" and bool(poem.text),
+            )
         else:
             new = await self.bot.poems.another_take(poem_id, interaction.user.id, interaction.channel_id or 0)
             await self.write(interaction, new, await defer_public(interaction))

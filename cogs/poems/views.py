@@ -10,6 +10,7 @@ import discord
 from storage.poems import Poem
 
 ACTIONS = {
+    "continue": ("Continue", "⏩", discord.ButtonStyle.primary),
     "regen": ("Regenerate", "🔄", discord.ButtonStyle.secondary),
     "another": ("Another take", "✨", discord.ButtonStyle.secondary),
     "save": ("Save to anthology", "📚", discord.ButtonStyle.primary),
@@ -17,7 +18,7 @@ ACTIONS = {
 
 
 class PoemButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"poem:(?P<action>regen|another|save):(?P<id>\d+)"
+    discord.ui.DynamicItem[discord.ui.Button], template=r"poem:(?P<action>continue|regen|another|save):(?P<id>\d+)"
 ):
     def __init__(self, action: str, poem_id: int, *, saved: bool = False) -> None:
         label, emoji, style = ACTIONS[action]
@@ -42,8 +43,11 @@ class PoemButton(
         await cog.on_button(interaction, self.action, self.poem_id)
 
 
-def poem_view(poem: Poem, *, written: bool = True) -> discord.ui.View:
+def poem_view(poem: Poem, *, written: bool = True, cut_short: bool = False) -> discord.ui.View:
+    """`cut_short`: time ran out and the poem stops early; Continue writes the rest."""
     view = discord.ui.View(timeout=None)
+    if cut_short and not poem.saved:
+        view.add_item(PoemButton("continue", poem.id))
     view.add_item(PoemButton("regen", poem.id))
     view.add_item(PoemButton("another", poem.id))
     if written:

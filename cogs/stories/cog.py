@@ -9,11 +9,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.export import export_story
-from bot.story_rules import StoryOptions, parse_duration
+from bot.story_rules import TURN_LIMIT, StoryOptions, parse_duration
 from bot.text import InputProblem, echo, quote
 from cogs.stories.render import lobby_embed, status_embed, turn_message, vote_embed
 from cogs.stories.runner import StoryRunner
-from cogs.stories.views import LobbyButton, TurnModal, VoteButton, lobby_view
+from cogs.stories.views import ContinueButton, LobbyButton, TurnModal, VoteButton, lobby_view
 from cogs.ui import NO_PINGS, actor_of, defer_public, guarded, in_guild
 
 MODES = [
@@ -35,11 +35,11 @@ class Stories(commands.Cog):
         self.runner = StoryRunner(bot, self.service)
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(LobbyButton, VoteButton)
+        self.bot.add_dynamic_items(LobbyButton, VoteButton, ContinueButton)
         await self.runner.restore()
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(LobbyButton, VoteButton)
+        self.bot.remove_dynamic_items(LobbyButton, VoteButton, ContinueButton)
         await self.runner.close()
 
     story = app_commands.Group(name="story", description="Tell a story together, with an AI narrator.", guild_only=True)
@@ -70,13 +70,21 @@ class Stories(commands.Cog):
         message = await interaction.original_response()
         await self.service.set_lobby_message(story.id, message.id)
 
-    @story.command(name="join", description="Join the story in this channel.")
-    @app_commands.describe(character="Your character's name (default: your display name)")
+    @story.command(name="join", description="Join the story in this channel, or rename your character in it.")
+    @app_commands.describe(
+        character="Your character's name (default: your display name); if you play already, a new one"
+    )
     async def join(self, interaction: discord.Interaction, character: str = "") -> None:
         view = await self.service.view(interaction.channel_id)
-        outcome, player = await self.service.join(
-            view.story.id, interaction.user.id, character or interaction.user.display_name
-        )
+        user = interaction.user
+        if character and any(p.user_id == user.id for p in view.players):
+            before, after = await self.service.rename(view.story.id, user.id, character)
+            await interaction.response.send_message(
+                f"🪪 <@{user.id}> now plays **{quote(after.name, 40)}** (was **{quote(before.name, 40)}**).",
+                allowed_mentions=NO_PINGS,
+            )
+            return
+        outcome, player = await self.service.join(view.story.id, user.id, character or user.display_name)
         await interaction.response.send_message(
             f"🙋 <@{player.user_id}> joins the story as **{quote(player.name, 40)}**.", allowed_mentions=NO_PINGS
         )
@@ -112,11 +120,11 @@ class Stories(commands.Cog):
 
     # --- turns --------------------------------------------------------------------------------------
     @story.command(name="add", description="Add your turn to the story.")
-    @app_commands.describe(text="What your character does or says (up to 1,800 characters)")
+    @app_commands.describe(text=f"What your character does or says (up to {TURN_LIMIT:,} characters)")
     async def add(self, interaction: discord.Interaction, text: str) -> None:
         await self.submit_turn(interaction, text)
 
-    @story.command(name="write", description="Write a long turn in a text box.")
+    @story.command(name="write", description=f"Write a long turn in a text box (up to {TURN_LIMIT:,} characters).")
     async def write(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(TurnModal(self))
 
@@ -178,6 +186,13 @@ class Stories(commands.Cog):
         outcome = await self.service.narrate_now(interaction.channel_id, actor_of(interaction))
         await interaction.response.send_message("📖 The narrator takes up the tale…")
         await self.runner.apply(outcome)
+
+    @guarded
+    async def on_continue(self, interaction: discord.Interaction, turn_id: int) -> None:
+        plan, turn = await self.service.plan_continuation(turn_id, actor_of(interaction))
+        await interaction.response.defer()  # the narration's own message goes on
+        await interaction.edit_original_response(view=None)  # no second Continue while this one writes
+        await self.runner.continue_narration(interaction, plan, turn)
 
     @guarded
     async def on_vote(self, interaction: discord.Interaction, vote_id: int, option: int) -> None:

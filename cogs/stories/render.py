@@ -102,8 +102,10 @@ def turn_message(name: str, story: Story, text: str) -> str:
     return f"**{quote(name, 40)}** · round {story.round}\n{echo(text)}"
 
 
-def narrator_header(story: Story) -> str:
-    label = "Prologue" if story.round == 0 else f"Round {story.round}"
+def narrator_header(story: Story | int) -> str:
+    """The narrator's heading for a story's current round (or for the given round)."""
+    round_ = story if isinstance(story, int) else story.round
+    label = "Prologue" if round_ == 0 else f"Round {round_}"
     return f"{NARRATOR} · {label}\n\n"
 
 

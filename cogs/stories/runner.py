@@ -20,17 +20,18 @@ from typing import Any
 
 import discord
 
-from bot.engine_client import EngineError, Finished, TextDelta
+from bot.engine_client import EngineError, Finished, Queued, TextDelta
 from bot.errors import Conflict, NotFound, describe
 from bot.export import export_story
 from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
-from bot.story_prompts import clean_narration
+from bot.story_prompts import clean_narration, join_continuation
 from bot.streaming import StreamRenderer, interrupted
 from bot.text import echo, quote
 from cogs.stories.render import NARRATOR, narrator_header, vote_embed, vote_result
-from cogs.stories.views import vote_view
-from cogs.ui import NO_PINGS, ChannelSink, OnMessage, custom_ids, own_message, renderer
+from cogs.stories.views import continue_view, vote_view
+from cogs.ui import NO_PINGS, ChannelSink, InteractionSink, OnMessage, custom_ids, own_message, renderer
 from storage.stories import Story
+from storage.turns import Turn
 from storage.unfinished import Unfinished
 from storage.votes import Vote
 
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 IMAGINING = "🪶 *The narrator is imagining possible futures…*"
 INTERRUPTED = "⚠️ *Interrupted: the bot restarted before the narrator finished. Nothing was saved.*"
+CUT_SHORT = "✂️ *Time ran out, so the narrator stopped here.*"
+GO_ON = f"{CUT_SHORT} **Continue** asks for the rest."
 
 
 class StoryRunner:
@@ -46,6 +49,7 @@ class StoryRunner:
         self.service = service
         self._timers: dict[int, asyncio.Task[None]] = {}
         self._narrations: dict[int, asyncio.Task[None]] = {}
+        self._continuing: set[int] = set()  # narrator turns being continued right now
         self._background: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -247,30 +251,58 @@ class StoryRunner:
         try:
             for attempt in range(2):
                 text, finish = await self._stream_once(stream, plan)
-                if attempt or self.service.narration_options(plan, [text], finish == "length"):
+                if attempt or self.service.narration_options(plan, [text], finish in ("length", "timeout")):
                     break
         except EngineError:
             if sink.last is not None:  # the reason and what to do follow in the story's notice
                 await stream.finish(note="⚠️ *The narrator stopped here. Nothing was saved.*")
             raise
-        outcome = await self.service.complete_narration(plan, [text], truncated=finish == "length")
+        cut = finish == "timeout"  # kept up to its last sentence, stored, and the story goes on
+        outcome = await self.service.complete_narration(plan, [text], truncated=finish in ("length", "timeout"))
         if outcome.turn is not None:
-            await stream.finish(outcome.turn.text)
+            if cut and outcome.turn.kind == "narrator" and outcome.story.phase != "ended":
+                sink.view = continue_view(outcome.turn.id)
+            await stream.finish(outcome.turn.text, note=(GO_ON if sink.view else CUT_SHORT) if cut else "")
         elif sink.last is not None:
             await stream.finish(note="⚠️ *Nothing was saved.*")
         return outcome
 
-    async def _stream_once(self, stream: StreamRenderer, plan: NarrationPlan) -> tuple[str, str]:
+    async def continue_narration(self, interaction: discord.Interaction, plan: NarrationPlan, turn: Turn) -> None:
+        """Stream the rest of a narration that time cut short into its own message, then store it."""
+        if turn.id in self._continuing:
+            raise Conflict("The narrator is already going on with this part.")
+        self._continuing.add(turn.id)
+        sink = InteractionSink(interaction)
+        stream = renderer(sink, narrator_header(turn.round))
+        try:
+            text, finish = await self._stream_once(stream, plan, before=turn.text)
+            turn = await self.service.extend_narration(plan, turn, text, truncated=finish in ("length", "timeout"))
+        except (EngineError, Conflict) as exc:  # what was kept stays as it was
+            sink.view = continue_view(turn.id) if isinstance(exc, EngineError) else None
+            again = " Press **Continue** to try again." if sink.view else ""
+            await stream.finish(turn.text, note=f"⚠️ {describe(exc)}{again}")
+            return
+        finally:
+            self._continuing.discard(turn.id)
+        cut = finish == "timeout"
+        sink.view = continue_view(turn.id) if cut else None
+        await stream.finish(turn.text, note=GO_ON if cut else "")
+
+    async def _stream_once(self, stream: StreamRenderer, plan: NarrationPlan, before: str = "") -> tuple[str, str]:
+        """One generation, shown as it comes (after `before`, a part being continued). Returns (raw text,
+        finish reason)."""
         text, finish = "", "stop"
-        await stream.update("")
+        await stream.update(before)
         async for event in self.bot.engine.stream(
             plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
         ):
             if isinstance(event, TextDelta):
                 text += event.text
-                await stream.update(clean_narration(text, plan.players))
+                await stream.update(join_continuation(before, clean_narration(text, plan.players)))
             elif isinstance(event, Finished):
                 finish = event.reason
+            elif isinstance(event, Queued):
+                await stream.queued(event.position, event.eta)
         return text, finish
 
     async def _narrate_choices(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:

@@ -62,6 +62,33 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"story:vot
         await interaction.client.get_cog("Stories").on_vote(interaction, self.vote_id, self.option)  # type: ignore[attr-defined]
 
 
+class ContinueButton(discord.ui.DynamicItem[discord.ui.Button], template=r"story:continue:(?P<turn>\d+)"):
+    """Under a narration that time cut short: the narrator goes on with it (the id is the turn's)."""
+
+    def __init__(self, turn_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Continue", emoji="⏩", style=discord.ButtonStyle.primary, custom_id=f"story:continue:{turn_id}"
+            )
+        )
+        self.turn_id = turn_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> ContinueButton:
+        return cls(int(match["turn"]))
+
+    async def callback(self, interaction: discord.Interaction) -> Any:
+        await interaction.client.get_cog("Stories").on_continue(interaction, self.turn_id)  # type: ignore[attr-defined]
+
+
+def continue_view(turn_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(ContinueButton(turn_id))
+    return view
+
+
 def lobby_view(story_id: int, *, started: bool) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(LobbyButton("join", story_id))
@@ -83,8 +110,8 @@ class TurnModal(discord.ui.Modal, title="Your turn"):
     text: discord.ui.TextInput[TurnModal] = discord.ui.TextInput(
         label="What does your character do?",
         style=discord.TextStyle.paragraph,
-        placeholder=f"Up to {TURN_LIMIT} characters.",
-        max_length=4000,  # Discord's maximum; longer than a turn, so an over-long draft gets a clear reply
+        placeholder=f"Up to {TURN_LIMIT:,} characters.",
+        max_length=TURN_LIMIT,  # the form states the one limit the story enforces (Discord counts down to it)
     )
 
     def __init__(self, cog: Any, *, edit: bool = False) -> None:

@@ -15,6 +15,7 @@ from bot.engine_client import (
     EngineBusy,
     EngineClient,
     EngineRejected,
+    EngineTimeout,
     EngineUnavailable,
     Finished,
     Queued,
@@ -23,6 +24,7 @@ from bot.engine_client import (
 )
 from tests.bot.conftest import TIGHT_KEY, StartServer, wait_until
 from tests.support.engine_proc import EngineProcess, free_port
+from tests.support.pace import Pace
 
 SEA = [{"role": "user", "content": "Tell me about the sea."}]
 CHAT = "/v1/chat/completions"
@@ -294,6 +296,92 @@ async def test_an_unreadable_answer_is_unavailable(scripted: StartServer) -> Non
             await client.complete(SEA, tenant="1", sampling=Sampling())
 
 
+# --- the generation limit (ENGINE_TIMEOUT) counts generation, not time in line -------------------------
+LIMIT = 1.0  # seconds of generation allowed in these tests; the scripted waits are several times longer
+
+
+def note(text: str) -> bytes:
+    return f": {text}\n\n".encode()
+
+
+async def test_time_in_line_does_not_count_against_the_limit(scripted: StartServer) -> None:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Queue-Position": "3"})
+        await response.prepare(request)
+        for position in (3, 3, 2, 2, 1, 1, 1, 1):  # 3.2 s in line: over three times the limit
+            await response.write(note(f"queued position={position} eta={position * 5}"))
+            await asyncio.sleep(0.4)
+        await response.write(note("running"))
+        for part in (chunk("Once "), chunk("upon a time."), chunk(None, finish="stop"), b"data: [DONE]\n\n"):
+            await response.write(part)
+        return response
+
+    url = await scripted({("POST", CHAT): chat})
+    async with EngineClient(url, timeout=LIMIT) as client:
+        events = await collect(client, Sampling())
+    assert events[0] == Queued(3) and Queued(3, 15.0) in events and Queued(1, 5.0) in events
+    assert texts_of(events) == "Once upon a time." and events[-1] == Finished("stop")
+
+
+async def test_a_generation_past_the_limit_ends_as_timeout_and_keeps_its_text(scripted: StartServer) -> None:
+    disconnected = asyncio.Event()
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(chunk("Once ") + chunk("upon "))
+        try:
+            for _ in range(300):  # a slow generation: nothing more within the limit
+                await asyncio.sleep(0.1)
+                await response.write(note("still here"))
+        except (ConnectionError, asyncio.CancelledError):  # the client went away (aiohttp cancels the handler)
+            disconnected.set()
+            raise
+        return response
+
+    url = await scripted({("POST", CHAT): chat})
+    async with EngineClient(url, timeout=LIMIT) as client:
+        events = await collect(client, Sampling(n=2))
+    assert events == [TextDelta("Once "), TextDelta("upon "), Finished("timeout", 0), Finished("timeout", 1)]
+    await asyncio.wait_for(disconnected.wait(), 30)  # the stream was closed: the engine stops generating
+
+
+async def test_the_servers_own_timeout_after_some_text_keeps_it_too(scripted: StartServer) -> None:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        stop = {"error": {"message": "Generation took longer than 300 s and was stopped.", "code": "timeout"}}
+        return await sse(request, [chunk("The sea"), f"data: {json.dumps(stop)}\n\n".encode(), b"data: [DONE]\n\n"])
+
+    url = await scripted({("POST", CHAT): chat})
+    async with EngineClient(url) as client:
+        assert await collect(client, Sampling()) == [TextDelta("The sea"), Finished("timeout")]
+
+
+async def test_no_text_within_the_limit_is_a_timeout(scripted: StartServer) -> None:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        return await sse(request, [note("running")] + [note("thinking")] * 5 + [b""] * 3000)
+
+    url = await scripted({("POST", CHAT): chat})
+    async with EngineClient(url, timeout=LIMIT) as client:
+        with pytest.raises(EngineTimeout):
+            await collect(client, Sampling())
+
+
+async def test_a_server_that_stops_reporting_its_line_is_given_up(scripted: StartServer) -> None:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(note("queued position=1 eta=2"))
+        await asyncio.sleep(60)
+        return response
+
+    url = await scripted({("POST", CHAT): chat})
+    async with EngineClient(url, timeout=300, queue_silence=LIMIT) as client:
+        began = time.monotonic()
+        with pytest.raises(EngineTimeout):
+            await collect(client, Sampling())
+    assert time.monotonic() - began < 30, "given up after the silence, not after the generation limit"
+
+
 async def test_health_falls_back_to_models_for_other_servers(scripted: StartServer) -> None:
     async def models(request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "llama-3"}, {"id": "qwen"}]})
@@ -414,8 +502,13 @@ async def running(client: EngineClient) -> int:
     return int((await client.health())["running"])
 
 
-async def test_breaking_out_of_a_stream_frees_the_engine_slot(client: EngineClient) -> None:
-    await wait_until(lambda: _idle(client), within=30, what="the shared engine to be idle before the test")
+# Freeing an abandoned slot takes about one decoding step; "promptly" is far sooner than the rest of a
+# 2,000-token generation, measured in this machine's tokens (at least the 5 s an idle machine needs).
+PROMPTLY = 100  # tokens' worth of time
+
+
+async def test_breaking_out_of_a_stream_frees_the_engine_slot(client: EngineClient, pace: Pace) -> None:
+    await wait_until(lambda: _idle(client), within=pace.allow(30, 1000), what="the shared engine to be idle")
     before = await disconnected(client)
     was_running = 0
     async for event in client.stream(SEA, tenant="1", sampling=Sampling(max_tokens=2000)):
@@ -423,13 +516,13 @@ async def test_breaking_out_of_a_stream_frees_the_engine_slot(client: EngineClie
             was_running = await running(client)
             break
     assert was_running == 1
-    started = time.monotonic()
-    await wait_until(lambda: _idle(client), within=5, what="the engine to free the abandoned slot")
-    assert time.monotonic() - started < 5
-    await wait_until(lambda: _disconnected_above(client, before), within=5, what="the engine to count a disconnect")
+    started, promptly = time.monotonic(), pace.allow(5, PROMPTLY)
+    await wait_until(lambda: _idle(client), within=promptly, what="the engine to free the abandoned slot")
+    assert time.monotonic() - started < promptly
+    await wait_until(lambda: _disconnected_above(client, before), within=promptly, what="a disconnect counted")
 
 
-async def test_cancelling_a_consumer_frees_the_engine_slot(client: EngineClient) -> None:
+async def test_cancelling_a_consumer_frees_the_engine_slot(client: EngineClient, pace: Pace) -> None:
     first_text = asyncio.Event()
 
     async def consume() -> None:
@@ -437,14 +530,14 @@ async def test_cancelling_a_consumer_frees_the_engine_slot(client: EngineClient)
             if isinstance(event, TextDelta):
                 first_text.set()
 
-    await wait_until(lambda: _idle(client), within=30, what="the shared engine to be idle before the test")
+    await wait_until(lambda: _idle(client), within=pace.allow(30, 1000), what="the shared engine to be idle")
     task = asyncio.create_task(consume())
-    await asyncio.wait_for(first_text.wait(), 30)
+    await asyncio.wait_for(first_text.wait(), pace.allow(30, 500))
     assert await running(client) == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await wait_until(lambda: _idle(client), within=5, what="the engine to free the cancelled request's slot")
+    await wait_until(lambda: _idle(client), within=pace.allow(5, PROMPTLY), what="the cancelled request's slot")
 
 
 async def _idle(client: EngineClient) -> bool:
@@ -458,7 +551,7 @@ async def _disconnected_above(client: EngineClient, before: float) -> bool:
 # --- the real engine, with one slot and a key ---------------------------------------------------------
 
 
-async def test_full_queue_is_busy_with_retry_after(tight_engine: EngineProcess) -> None:
+async def test_full_queue_is_busy_with_retry_after(tight_engine: EngineProcess, pace: Pace) -> None:
     held = []
     busy: EngineBusy | None = None
     long = Sampling(max_tokens=2000)
@@ -478,7 +571,7 @@ async def test_full_queue_is_busy_with_retry_after(tight_engine: EngineProcess) 
         assert busy is not None, "the engine never refused a request"
         assert 1 <= busy.retry_after <= 120
         assert len(held) in (1, 2)
-        await wait_until(lambda: _idle(client), within=10, what="the tight engine to be idle again")
+        await wait_until(lambda: _idle(client), within=pace.allow(10, 2 * PROMPTLY), what="the tight engine idle")
         # Once the line is free, requests are taken again.
         assert (await client.complete(SEA, tenant="1", sampling=Sampling(max_tokens=2))).text is not None
 

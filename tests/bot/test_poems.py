@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 import bot.poems
-from bot.engine_client import EngineClient, EngineError, EngineUnavailable, Queued, TextDelta
+from bot.engine_client import EngineClient, EngineError, EngineUnavailable, Finished, Queued, TextDelta
 from bot.errors import NotAllowed, NotFound
 from bot.poems import FORMS, PAGE_SIZE, PoemDone, PoemRequest, PoemService
 from bot.text import InputProblem, defuse_mentions
@@ -213,6 +213,43 @@ async def test_an_engine_failure_mid_poem_leaves_the_stored_poem_unchanged(db: D
                 shown.append(event)
     assert [e.text for e in shown if isinstance(e, TextDelta)] == ["half a", "half a poem"]
     assert (await service.get(poem.id)).text == "the first take"
+
+
+class TimedOutEngine:
+    """Streams `parts`, then ends the way the client ends a generation that ran out of ENGINE_TIMEOUT."""
+
+    def __init__(self, *answers: tuple[list[str], str]) -> None:
+        self.answers = list(answers)
+        self.requests: list[list[dict[str, str]]] = []
+
+    async def stream(self, messages: list[dict[str, str]], **_: object) -> AsyncIterator[TextDelta | Finished]:
+        self.requests.append(messages)
+        parts, finish = self.answers.pop(0)
+        for part in parts:
+            yield TextDelta(part)
+        yield Finished(finish)
+
+
+async def test_a_poem_cut_by_the_time_limit_keeps_its_whole_lines_and_goes_on(db: Database) -> None:
+    engine = TimedOutEngine(
+        (["The lantern glows\n", "on snow that hush", "es the hill\n", "and a fox ", "stops to"], "timeout"),
+        (["watch the light.\n", "Morning comes."], "stop"),
+    )
+    service = PoemService(db, engine)  # type: ignore[arg-type]
+    poem = await service.create(request("a lantern in the snow"))
+    done = (await compose_all(service, poem))[-1]
+    assert done == PoemDone(
+        dataclasses.replace(poem, text="The lantern glows\non snow that hushes the hill"), False, True
+    )
+
+    events = [event async for event in service.compose(done.poem, continuing=True)]
+    whole = "The lantern glows\non snow that hushes the hill\nwatch the light.\nMorning comes."
+    assert [e.text for e in events if isinstance(e, TextDelta)][-1] == whole
+    assert events[-1] == PoemDone(dataclasses.replace(poem, text=whole), truncated=False, cut_short=False)
+    asked = engine.requests[1]
+    assert asked[-2] == {"role": "assistant", "content": "The lantern glows\non snow that hushes the hill"}
+    assert "Continue it from exactly where it stops" in asked[-1]["content"]
+    assert (await service.get(poem.id)).text == whole
 
 
 # --- regenerate, another take, save, remove -----------------------------------------------------------

@@ -186,6 +186,21 @@ async def test_join_and_leave_in_the_lobby(service: StoryService) -> None:
     assert [p.user_id for p in (await service.view(CHANNEL)).players] == [ADA]
 
 
+async def test_a_player_renames_their_character_with_the_same_rules_as_joining(service: StoryService) -> None:
+    story = await new_story(service, players=2)
+    before, after = await service.rename(story.id, BO, "  Mira \u200b")
+    assert (before.name, after.name) == ("Bo", "Mira") and after.position == before.position
+    with pytest.raises(InputProblem, match="limit is 40"):
+        await service.rename(story.id, BO, "x" * 41)
+    with pytest.raises(NotFound, match="not in this story"):
+        await service.rename(story.id, CY, "Cy the Bold")
+    with pytest.raises(Conflict, match="`/story join character:…` renames"):
+        await service.join(story.id, BO, "Mira again")
+    await service.begin(story.id, actor(ADA))
+    plan = await service.plan_narration(story.id)
+    assert "Mira" in plan.messages[-1]["content"] and "Bo" not in plan.messages[-1]["content"]
+
+
 async def test_a_story_is_full_at_max_players(service: StoryService) -> None:
     story = await new_story(service, players=1)
     for user_id in range(1000, 1000 + MAX_PLAYERS - 1):
@@ -595,6 +610,32 @@ async def test_undo_stops_at_what_the_summary_already_holds(
 
 
 # --- retry ------------------------------------------------------------------------------------------
+
+
+async def test_a_narration_cut_short_goes_on_only_while_it_is_the_last_word(service: StoryService) -> None:
+    story = await new_story(service)
+    await service.begin(story.id, actor(ADA))
+    plan = await service.plan_narration(story.id)
+    outcome = await service.complete_narration(plan, ["The snow falls on the inn. A lantern flick"], truncated=True)
+    turn = outcome.turn
+    assert turn is not None and turn.text == "The snow falls on the inn." and outcome.next_player is not None
+
+    with pytest.raises(NotAllowed):
+        await service.plan_continuation(turn.id, actor(OUTSIDER))
+    more, kept = await service.plan_continuation(turn.id, actor(BO))
+    assert kept == turn and "stops short" in more.messages[-1]["content"] and more.sampling.n == 1
+    longer = await service.extend_narration(more, kept, "Its light wakes the innkeeper. He lo", truncated=True)
+    assert longer.text == "The snow falls on the inn.\n\nIts light wakes the innkeeper."
+    assert (await service.view(CHANNEL)).stats.words == longer.words == 11
+
+    again, _ = await service.plan_continuation(turn.id, actor(ADA))
+    await write(service, ADA)  # the story moves on while the narrator writes
+    with pytest.raises(Conflict, match="moved on"):
+        await service.extend_narration(again, longer, "More snow.", truncated=False)
+    with pytest.raises(Conflict, match="moved on"):
+        await service.plan_continuation(turn.id, actor(ADA))
+    with pytest.raises(NotFound):
+        await service.plan_continuation(10_000, actor(ADA))
 
 
 async def test_retry_replaces_the_last_narration(service: StoryService, db: Database) -> None:

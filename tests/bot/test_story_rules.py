@@ -9,6 +9,7 @@ import pytest
 from bot.errors import UserFacingError
 from bot.story_rules import (
     MAX_ROUNDS,
+    TURN_LIMIT,
     StoryOptions,
     contributions,
     parse_duration,
@@ -162,3 +163,19 @@ def test_parse_duration(raw: str | None, seconds: int) -> None:
 def test_parse_duration_refuses_what_it_cannot_read(raw: str) -> None:
     with pytest.raises(UserFacingError, match="I could not read the timeout"):
         parse_duration(raw)
+
+
+def test_the_turn_limit_is_stated_the_same_everywhere() -> None:
+    """One limit: the form, the command options, /help and the README all state TURN_LIMIT."""
+    from pathlib import Path
+
+    from cogs.admin.help import SECTIONS
+    from cogs.stories.views import TurnModal
+
+    stated = f"{TURN_LIMIT:,} characters"
+    assert TurnModal.text.max_length == TURN_LIMIT  # Discord counts down to the real limit, not to 4,000
+    assert stated in (TurnModal.text.placeholder or "")
+    help_lines = {command: what for section in SECTIONS for command, what, _ in section.commands}
+    assert stated in help_lines["/story add"] and stated in help_lines["/story write"]
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"up to {stated}" in readme

@@ -17,7 +17,8 @@ class Sink:
 
     def __init__(self) -> None:
         self.messages: list[str] = []
-        self.calls: list[tuple[str, int, bool]] = []  # (send or edit, handle, final)
+        self.deleted: set[int] = set()
+        self.calls: list[tuple[str, int, bool]] = []  # (send, edit or delete, handle, final)
 
     async def send(self, content: str, *, final: bool = False) -> int:
         self._check(content)
@@ -27,10 +28,21 @@ class Sink:
 
     async def edit(self, handle: int, content: str, *, final: bool = False) -> None:
         self._check(content)
+        assert handle not in self.deleted, "an edit of a deleted message"
         # Only the final write may repeat the text (it carries the buttons); otherwise it wastes a rate-limited call.
         assert final or self.messages[handle] != content, "an edit that changes nothing"
         self.messages[handle] = content
         self.calls.append(("edit", handle, final))
+
+    async def delete(self, handle: int) -> None:
+        assert handle not in self.deleted and handle != 0, "the first page is the response itself"
+        self.deleted.add(handle)
+        self.calls.append(("delete", handle, False))
+
+    @property
+    def shown(self) -> list[str]:
+        """What the channel shows: the messages that were not deleted."""
+        return [m for i, m in enumerate(self.messages) if i not in self.deleted]
 
     @property
     def finals(self) -> list[tuple[str, int, bool]]:
@@ -108,6 +120,20 @@ async def test_the_final_flag_marks_only_the_last_write_of_the_last_page() -> No
     assert [c for c in sink2.calls if not c[2]] == [("send", 0, False), ("edit", 0, False)]
 
 
+async def test_a_text_that_shrinks_leaves_no_stray_page_behind() -> None:
+    """A small model loops ("life, life, life, …") past a page; cleaning collapses the loop at the end.
+    The page the text no longer reaches is removed, not left showing its last word."""
+    r, sink, clock = renderer()
+    verse = "Of all the rivers in the world, this one remembers me.\n"
+    await r.update(verse * 30)
+    clock.now += 1.0
+    await r.update(verse * 30 + "life, " * 60)
+    assert len(sink.shown) == 2 and WRITING in sink.shown[1]
+    handles = await r.finish(verse * 30 + "life, life, life,", note="— for you")
+    assert handles == [0] and sink.shown == [verse * 30 + "life, life, life,\n\n— for you"]
+    assert sink.finals == [("edit", 0, True)] and ("delete", 1, False) in sink.calls
+
+
 async def test_finish_with_a_note() -> None:
     r, sink, _ = renderer()
     await r.update("a poem")
@@ -139,6 +165,14 @@ async def test_queued_shows_the_place_in_line_until_text_arrives() -> None:
     await r.update("Once")
     await r.queued(5)  # too late: the text has started
     assert sink.messages == [f"Once\n\n{WRITING}"]
+
+
+async def test_a_wait_reported_as_it_happens_shows_its_estimate() -> None:
+    r, sink, _ = renderer()
+    await r.queued(1, 4.0)  # reported while waiting: even "next" is worth saying, with how long
+    assert sink.messages == ["⏳ *the storyteller is busy: you are next in line, about 4 s…*"]
+    await r.queued(3, 150.0)
+    assert sink.messages == ["⏳ *the storyteller is busy: you are #3 in line, about 2 min…*"]
 
 
 async def test_waiting_status_before_the_first_words() -> None:

@@ -13,6 +13,7 @@ from bot.text import (
     MESSAGE_LIMIT,
     InputProblem,
     clean_input,
+    cut_at_boundary,
     defuse_mentions,
     echo,
     escape_markdown,
@@ -321,3 +322,19 @@ def test_runs_of_one_word_collapse_but_short_repeats_stay() -> None:
     assert collapse_word_runs("eh, eh, eh eh eh eh eh eh") == "eh eh eh"
     assert collapse_word_runs("Never, never, never give up") == "Never, never, never give up"
     assert collapse_word_runs("the the") == "the the"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("The rain falls.\nOn the roof it dr", "The rain falls."),
+        ("Line one\nline two\nline th", "Line one\nline two"),
+        ('She said "go." Then he', 'She said "go."'),
+        ("It was 3.5 metres. And th", "It was 3.5 metres."),  # a decimal point is not a sentence end
+        ("no boundary at all in this text", "no boundary at all in this text…"),
+        ("A. " + "word " * 30, ("A. " + "word " * 30).rstrip() + "…"),  # a boundary too early: kept whole
+        ("", ""),
+    ],
+)
+def test_cut_at_boundary_keeps_whole_lines_and_sentences(text: str, kept: str) -> None:
+    assert cut_at_boundary(text) == kept

@@ -1,12 +1,18 @@
-"""End-to-end fixtures: the fake Discord, the real engine, a real SQLite file and the real bot."""
+"""End-to-end fixtures: the fake Discord, the real engine, a real SQLite file and the real bot.
+
+Nothing here budgets wall-clock time for the model: the bot's generation limit is scaled from how long
+this machine took for a reference generation (`pace`), and tests wait for what the model writes with
+`wait_working`, which waits as long as something moves and fails only when nothing does.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -18,6 +24,7 @@ from tests.fakediscord import Channel, FakeDiscord, Guild, Message, Role, User
 from tests.fakediscord.permissions import MANAGE_GUILD
 from tests.support.engine_proc import EngineProcess
 from tests.support.engine_proxy import EngineProxy
+from tests.support.pace import Pace
 
 
 @dataclass
@@ -32,6 +39,10 @@ class World:
     keepers: Role  # a role with Manage Server
 
 
+T = TypeVar("T")
+IDLE_LIMIT_S = 60.0  # longer than any turn or vote timer the tests set; a hang shows as this much stillness
+
+
 @dataclass
 class BotHandle:
     """The real Taleweaver bot against the fake Discord; restartable on the same database file."""
@@ -40,7 +51,9 @@ class BotHandle:
     engine_url: str
     db_path: Path
     guild: Guild
+    engine_timeout: float = 120.0
     narration_tokens: int = 48
+    proxy: EngineProxy | None = None
     bot: Taleweaver | None = None
     _task: asyncio.Task[None] | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
@@ -48,7 +61,9 @@ class BotHandle:
     async def start(self) -> Taleweaver:
         self._stack = contextlib.AsyncExitStack()
         db = await self._stack.enter_async_context(Database.open(self.db_path))
-        engine = await self._stack.enter_async_context(EngineClient(self.engine_url, timeout=120, connect_retries=1))
+        engine = await self._stack.enter_async_context(
+            EngineClient(self.engine_url, timeout=self.engine_timeout, connect_retries=1)
+        )
         settings = Settings(
             discord_token=self.fake.token,
             dev_guild_id=self.guild.id,
@@ -74,6 +89,11 @@ class BotHandle:
     async def restart(self) -> Taleweaver:
         await self.stop()
         return await self.start()
+
+    async def wait(self, predicate: Callable[[], T | None], *, what: str, channel: Channel | None = None) -> T:
+        """`wait_working` on this bot and its engine proxy: for whatever the model has to write first."""
+        assert self.proxy is not None
+        return await wait_working(self.fake, self.proxy, predicate, what=what, channel=channel)
 
 
 @pytest.fixture
@@ -103,12 +123,44 @@ async def proxy(engine: EngineProcess) -> AsyncIterator[EngineProxy]:
 
 
 @pytest.fixture
-async def taleweaver(fake: FakeDiscord, world: World, proxy: EngineProxy, tmp_path: Path) -> AsyncIterator[BotHandle]:
-    """The bot, talking to the real engine through a proxy the test can make fail."""
-    handle = BotHandle(fake, proxy.url, tmp_path / "taleweaver.db", world.guild)
+async def taleweaver(
+    fake: FakeDiscord, world: World, proxy: EngineProxy, tmp_path: Path, pace: Pace, request: pytest.FixtureRequest
+) -> AsyncIterator[BotHandle]:
+    """The bot, talking to the real engine through a proxy the test can make fail.
+
+    The test's pytest-timeout becomes a hang guard scaled to this machine (the test itself waits with
+    `wait_working`); it applies to the test's body, its fixtures being set up by then.
+    """
+    request.node.add_marker(pytest.mark.timeout(pace.hang_guard, func_only=True), append=False)
+    handle = BotHandle(fake, proxy.url, tmp_path / "taleweaver.db", world.guild, pace.engine_timeout, proxy=proxy)
     await handle.start()
     yield handle
     await handle.stop()
+
+
+async def wait_working(
+    fake: FakeDiscord,
+    proxy: EngineProxy,
+    predicate: Callable[[], T | None],
+    *,
+    what: str,
+    channel: Channel | None = None,
+    idle_limit: float = IDLE_LIMIT_S,
+) -> T:
+    """Wait for `predicate` for as long as the bot or the model is at work: Discord requests being made,
+    text streaming through the proxy, or an engine request under way. Fail only after `idle_limit`
+    seconds in which nothing moved at all, so a slow or busy machine is waited for and a hang is not."""
+    loop = asyncio.get_running_loop()
+    seen, still_since = (len(fake.requests), proxy.activity), loop.time()
+    while True:
+        try:
+            return await fake.wait_for(predicate, timeout=1.0, channel=channel, what=what)
+        except TimeoutError as exc:
+            now = (len(fake.requests), proxy.activity)
+            if now != seen or proxy.in_flight:
+                seen, still_since = now, loop.time()
+            elif loop.time() - still_since > idle_limit:
+                raise TimeoutError(f"nothing moved for {idle_limit:.0f} s: {exc}") from None
 
 
 def no_pings(messages: list[Message]) -> list[str]:

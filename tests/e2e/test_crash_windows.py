@@ -131,7 +131,7 @@ async def test_a_narration_and_a_poem_cut_off_by_a_restart_say_so(
     fake: FakeDiscord, world: World, taleweaver: BotHandle, proxy: EngineProxy
 ) -> None:
     chan, alice = world.channel, world.alice
-    proxy.mode, proxy.cut_after = "stall", 6  # every generation writes a little, then hangs
+    proxy.mode, proxy.cut_after = "hang", 6  # every generation writes a little, then hangs
     await start_story(fake, chan, alice, [])
     poem_ix = await fake.invoke(alice, world.other_channel, "poem", topic="the sea", form="sonnet")
     await poem_ix.wait_acknowledged(timeout=3)

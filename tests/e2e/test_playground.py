@@ -13,15 +13,21 @@ import pytest
 
 from bot.playground_commands import InputError, parse_slash
 from tests.fakediscord import Channel, FakeDiscord, FakeUsageError
+from tests.support.engine_proc import EngineProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT_S = 420  # a safety net: about 30 s on an idle machine, but the CPU model may share it with other runs
 
 
-def run_playground(tmp_path: Path, lines: list[str], *extra: str) -> tuple[subprocess.CompletedProcess[str], float]:
+def run_playground(
+    tmp_path: Path, lines: list[str], *extra: str, engine_url: str | None = None
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run a script; with `engine_url` the playground uses that engine instead of starting its own."""
     script = tmp_path / "script.txt"
     script.write_text("\n".join(lines) + "\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("ENGINE_URL", "DISCORD_TOKEN", "NO_COLOR")}
+    if engine_url:
+        env["ENGINE_URL"] = engine_url
     began = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "bot.playground", "--db", str(tmp_path / "play.db"), "--script", str(script), *extra],
@@ -67,12 +73,61 @@ def test_a_poem_saved_and_listed_then_bad_input_and_quit(tmp_path: Path) -> None
     assert took < LIMIT_S
 
 
+@pytest.mark.timeout(LIMIT_S + 30)
+def test_roles_let_moderator_role_features_be_tried_and_hidden_commands_are_explained(
+    tmp_path: Path, engine: EngineProcess
+) -> None:
+    done, _ = run_playground(
+        tmp_path,
+        [
+            ":as alice",
+            "/settings audit-log",
+            ":role Keepers",
+            ":role Keepers",
+            ":users",
+            ":as you",
+            "/settings moderator-role role:@Keepers",
+            "/story start title:Roles genre:fable premise:A crown is lost.",
+            ":as alice",
+            "/story end",
+            ":role -Keepers",
+            ":role",
+            ":role everyone",
+        ],
+        "--settle",
+        "0.5",
+        engine_url=engine.url,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "Traceback" not in out and "default_member_permissions" not in out and "enforce_command" not in out
+    assert (
+        "⚠ /settings audit-log is for moderators: Discord shows it only to members with the Manage Server "
+        "permission, which alice does not have." in out
+    )
+    assert "(the role @Keepers is created in the server Playground)" in out
+    assert "alice now has the role @Keepers." in out and "alice already has the role @Keepers." in out
+    assert "alice  (@Keepers)" in out  # :users shows roles
+    assert "Members with @Keepers now moderate Taleweaver here." in out
+    assert "🏁 @alice ended the story." in out  # a moderator by role ends someone else's story
+    assert "alice no longer has the role @Keepers." in out and "@Keepers: nobody" in out
+    assert "⚠ Everybody has @everyone already" in out
+
+
 def test_help_explains_commands_and_verbs() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bot.playground", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0
-    for words in ("/poem topic:autumn rain form:haiku", ":as NAME", ":click", ":modal", "--script", "--db"):
+    for words in (
+        "/poem topic:autumn rain form:haiku",
+        ":as NAME",
+        ":role NAME",
+        ":click",
+        ":modal",
+        "--script",
+        "--db",
+    ):
         assert words in done.stdout
 
 

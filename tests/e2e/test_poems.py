@@ -11,21 +11,25 @@ from tests.fakediscord import FakeDiscord, FakeInteraction, Message
 DONE = re.compile(r"poem #(\d+)")
 
 
-async def finished_poem(fake: FakeDiscord, message_id: int, limit: float = 90) -> Message:
+async def finished_poem(tw: BotHandle, message_id: int) -> Message:
     """Wait until the poem message shows its footer and carries its buttons."""
 
     def done() -> Message | None:
-        message = fake.message_by_id[message_id]
+        message = tw.fake.message_by_id[message_id]
         return message if DONE.search(message.content) and message.custom_ids else None
 
-    return await fake.wait_for(done, timeout=limit, what="the poem to finish")
+    return await tw.wait(done, what="the poem to finish")
 
 
-async def write_poem(fake: FakeDiscord, world: World, **options: object) -> tuple[FakeInteraction, Message]:
-    ix = await fake.invoke(world.alice, world.channel, "poem", **options)
+async def first_words(tw: BotHandle, ix: FakeInteraction) -> Message:
+    """The interaction's message, once it no longer says "thinking…" (the first words are in)."""
+    return await tw.wait(lambda: (m := ix.original) is not None and not m.loading and m, what="the first words")
+
+
+async def write_poem(tw: BotHandle, world: World, **options: object) -> tuple[FakeInteraction, Message]:
+    ix = await tw.fake.invoke(world.alice, world.channel, "poem", **options)
     await ix.wait_acknowledged(timeout=3)
-    original = await ix.wait_original(timeout=30)
-    return ix, await finished_poem(fake, original.id)
+    return ix, await finished_poem(tw, (await first_words(tw, ix)).id)
 
 
 def poem_id(message: Message) -> int:
@@ -35,7 +39,7 @@ def poem_id(message: Message) -> int:
 
 
 async def test_poem_streams_and_offers_buttons(fake: FakeDiscord, world: World, taleweaver: BotHandle) -> None:
-    ix, poem = await write_poem(fake, world, topic="autumn rain", form="haiku", mood="wistful")
+    ix, poem = await write_poem(taleweaver, world, topic="autumn rain", form="haiku", mood="wistful")
     assert ix.deferred and not ix.ephemeral, "acknowledged publicly with a thinking placeholder"
     assert ix.ack_latency is not None and ix.ack_latency < 3
     assert poem.content.startswith("**Haiku** · *autumn rain*")
@@ -53,7 +57,7 @@ async def test_poem_streams_and_offers_buttons(fake: FakeDiscord, world: World, 
 
 
 async def test_buttons_regenerate_another_take_and_save(fake: FakeDiscord, world: World, taleweaver: BotHandle) -> None:
-    _, poem = await write_poem(fake, world, topic="a lighthouse keeper", form="limerick")
+    _, poem = await write_poem(taleweaver, world, topic="a lighthouse keeper", form="limerick")
     number = poem_id(poem)
     versions_before = len(poem.history)
 
@@ -68,12 +72,12 @@ async def test_buttons_regenerate_another_take_and_save(fake: FakeDiscord, world
         message = fake.message_by_id[poem.id]
         return message if len(message.history) > versions_before + 1 and message.custom_ids else None
 
-    rewritten_poem = await fake.wait_for(rewritten, timeout=90, what="the regenerated poem")
+    rewritten_poem = await taleweaver.wait(rewritten, what="the regenerated poem")
     assert poem_id(rewritten_poem) == number, "regenerate rewrites the same poem in place"
 
     another = await fake.click(world.bob, rewritten_poem, custom_id=f"poem:another:{number}")
     await another.wait_acknowledged()
-    second = await finished_poem(fake, (await another.wait_original(timeout=30)).id)
+    second = await finished_poem(taleweaver, (await first_words(taleweaver, another)).id)
     assert second.id != poem.id and poem_id(second) != number, "another take is a new poem; the first stays"
     assert fake.message_by_id[poem.id].custom_ids, "the first poem keeps its buttons"
 
@@ -91,7 +95,7 @@ async def test_buttons_regenerate_another_take_and_save(fake: FakeDiscord, world
 
 
 async def test_saved_poem_survives_restart(fake: FakeDiscord, world: World, taleweaver: BotHandle) -> None:
-    _, poem = await write_poem(fake, world, topic="the first snow", form="haiku")
+    _, poem = await write_poem(taleweaver, world, topic="the first snow", form="haiku")
     number = poem_id(poem)
     save = await fake.click(world.alice, poem, custom_id=f"poem:save:{number}")
     await save.wait_followups(1)
@@ -106,7 +110,7 @@ async def test_saved_poem_survives_restart(fake: FakeDiscord, world: World, tale
     # The old message's buttons are persistent: they still work after the restart.
     another = await fake.click(world.cara, poem, custom_id=f"poem:another:{number}")
     await another.wait_acknowledged()
-    await finished_poem(fake, (await another.wait_original(timeout=30)).id)
+    await finished_poem(taleweaver, (await first_words(taleweaver, another)).id)
 
 
 async def test_hostile_topics_get_clear_replies_and_ping_nobody(
@@ -123,7 +127,7 @@ async def test_hostile_topics_get_clear_replies_and_ping_nobody(
 
     role = world.keepers
     sneaky = f"@everyone @here <@&{role.id}> **bold** ~~gone~~ `code` [link](https://x.test)"
-    _, poem = await write_poem(fake, world, topic=sneaky, form="haiku")
+    _, poem = await write_poem(taleweaver, world, topic=sneaky, form="haiku")
     assert "@everyone" not in poem.content.split("\n")[0].replace("@\u200beveryone", ""), (
         "the header quotes the topic defused"
     )

@@ -111,6 +111,19 @@ async def test_players_keep_join_order_and_a_returning_player_goes_last(db: Data
         assert (await stories.join(conn, other.id, 1, "Ada", NOW)).position == 1  # positions are per story
 
 
+async def test_only_an_active_player_is_renamed(db: Database) -> None:
+    story = await make_story(db)
+    async with db.transaction() as conn:
+        await stories.join(conn, story.id, 1, "Ada", NOW)
+        await stories.join(conn, story.id, 2, "Bo", NOW)
+        renamed = await stories.rename(conn, story.id, 1, "Mira")
+        assert renamed is not None and (renamed.name, renamed.position) == ("Mira", 1)
+        assert await stories.rename(conn, story.id, 3, "Nobody") is None
+        await stories.leave(conn, story.id, 2, NOW + 1)
+        assert await stories.rename(conn, story.id, 2, "Gone") is None
+        assert [p.name for p in await stories.players(conn, story.id, active_only=False)] == ["Mira", "Bo"]
+
+
 async def test_pins_are_per_story_and_removed_only_from_their_story(db: Database) -> None:
     story, other = await make_story(db), await make_story(db, channel_id=11)
     async with db.transaction() as conn:

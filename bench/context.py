@@ -32,9 +32,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bot.memory import BuiltPrompt, ContextBuilder
-from bot.story_prompts import round_instruction
-from bot.tokens import EstimatingCounter, TokenCounter, load_counter
+from bot.llm.tokens import EstimatingCounter, TokenCounter, load_counter
+from bot.stories.memory import BuiltPrompt, ContextBuilder
+from bot.stories.prompts import round_instruction
 from storage import lore as lore_repo
 from storage import stories as story_repo
 from storage import turns as turn_repo

@@ -8,16 +8,13 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import discord
 
-from bot.app import Taleweaver
-from bot.engine_client import EngineClient
-from bot.engine_process import EngineStartError, EngineSupervisor
+from bot.llm.supervisor import EngineStartError
+from bot.run import run_bot
 from bot.settings import TOKEN_HELP, Settings, SettingsError
-from storage.db import Database, StorageError
+from storage.db import StorageError
 
 log = logging.getLogger("bot")
 
@@ -32,36 +29,6 @@ Settings come from the environment or a .env file (see .env.example):
   ENGINE_API_KEY  its API key, if it needs one
 The offline playground (no Discord account needed) is `make play`.
 """
-
-
-async def run_bot(
-    settings: Settings, *, on_bot: Callable[[Taleweaver], None] | None = None, **client_options: Any
-) -> None:
-    """Open storage and the engine, run the bot until it is closed or cancelled, then release everything.
-
-    `on_bot` sees the bot before it connects (the playground keeps a handle to it); `client_options`
-    go to discord.py's Client.
-    """
-    if not settings.discord_token:
-        raise SettingsError("DISCORD_TOKEN is not set.")
-    async with contextlib.AsyncExitStack() as stack:
-        db = await stack.enter_async_context(Database.open(settings.database_path))
-        if settings.engine_url:
-            url, key = settings.engine_url, settings.engine_api_key
-            log.info("using the engine at %s", url)
-        else:
-            log.info("starting the engine (set ENGINE_URL to use a running one)")
-            supervisor = EngineSupervisor(start_timeout=settings.engine_start_timeout)
-            await stack.enter_async_context(supervisor)
-            url, key = supervisor.url, supervisor.api_key
-        engine = await stack.enter_async_context(
-            EngineClient(url, api_key=key, model=settings.engine_model, timeout=settings.engine_timeout)
-        )
-        bot = Taleweaver(settings=settings, db=db, engine=engine, **client_options)
-        if on_bot:
-            on_bot(bot)
-        async with bot:
-            await bot.start(settings.discord_token)
 
 
 async def _main(settings: Settings) -> None:
@@ -87,7 +54,7 @@ def offer_playground() -> int:
     answer = input("Start the offline playground now? [y/N] ").strip().lower()
     if answer not in {"y", "yes"}:
         return 1
-    from bot.playground import main as play
+    from bot.playground.cli import main as play
 
     return play([])
 

@@ -12,15 +12,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.engine_client import EngineClient, EngineError
 from bot.errors import describe
+from bot.llm.client import EngineClient, EngineError
+from bot.llm.tokens import load_counter
 from bot.lore import LoreService
 from bot.moderation import ModerationService
 from bot.poems import PoemService
 from bot.settings import Settings
-from bot.stories import StoryService
+from bot.stories.service import StoryService
 from bot.text import echo
-from bot.tokens import load_counter
 from bot.unfinished import UnfinishedMessages
 from storage.db import Database
 

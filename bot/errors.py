@@ -7,7 +7,7 @@ id, and the user sees only an apology with that id.
 
 from __future__ import annotations
 
-from bot.engine_client import EngineBusy, EngineError, EngineRejected, EngineTimeout, EngineUnavailable
+from bot.llm.client import EngineBusy, EngineError, EngineRejected, EngineTimeout, EngineUnavailable
 from bot.text import InputProblem
 
 

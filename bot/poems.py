@@ -6,8 +6,8 @@ import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from bot.engine_client import EngineClient, Finished, Queued, Sampling, TextDelta
 from bot.errors import NotAllowed, NotFound
+from bot.llm.client import EngineClient, Finished, Queued, Sampling, TextDelta
 from bot.text import clean_input, collapse_word_runs, cut_at_boundary, defuse_mentions
 from storage import guilds
 from storage import poems as repo

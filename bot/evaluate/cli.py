@@ -15,8 +15,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bot.engine_client import EngineClient, EngineError
-from bot.engine_process import EngineStartError, EngineSupervisor
+from bot.llm.client import EngineClient, EngineError
+from bot.llm.supervisor import EngineStartError, EngineSupervisor
 from bot.evaluate import perplexity, prompts, report, runner
 from bot.evaluate.prompts import PromptSetError, TextItem
 

@@ -1,6 +1,6 @@
 """Narration metrics: does the narrator speak for a player, talk as "I", repeat itself, or fail?
 
-The player detector is the one stories use (`bot.story_prompts`), applied to every line of a take as the
+The player detector is the one stories use (`bot.stories.prompts`), applied to every line of a take as the
 model wrote it (with the production stop sequences), before `clean_narration` would cut it away.
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from difflib import SequenceMatcher
 
 from bot.evaluate.metrics import tokens
-from bot.story_prompts import _speaks_for_player as speaks_as_player  # the stories' own detector
-from bot.story_prompts import clean_narration
+from bot.stories.prompts import _speaks_for_player as speaks_as_player  # the stories' own detector
+from bot.stories.prompts import clean_narration
 from storage.stories import Player
 
 COPY_RUN = 8  # words copied in a row from an earlier narration that count as repeating it

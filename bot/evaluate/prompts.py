@@ -9,7 +9,7 @@
 
 A story with no turns asks for the opening; otherwise for the next narration, the player turns after
 the last narrator turn being this round's. Story prompts are built by the bot's own code
-(`bot.memory.ContextBuilder`, `bot.story_prompts`), so they are the prompts a real story sends.
+(`bot.stories.memory.ContextBuilder`, `bot.stories.prompts`), so they are the prompts a real story sends.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.craft import Form, get_form, language_code
-from bot.memory import ContextBuilder
+from bot.stories.memory import ContextBuilder
 from bot.settings import Settings
-from bot.story_prompts import opening_instruction, round_instruction, stop_sequences
-from bot.tokens import EstimatingCounter
+from bot.stories.prompts import opening_instruction, round_instruction, stop_sequences
+from bot.llm.tokens import EstimatingCounter
 from storage.lore import LoreEntry
 from storage.stories import Player, Story
 from storage.turns import Turn

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.craft import best_draft, poem_messages
-from bot.engine_client import EngineClient, EngineError, Finished, Sampling, TextDelta
+from bot.llm.client import EngineClient, EngineError, Finished, Sampling, TextDelta
 from bot.evaluate import narration
 from bot.evaluate.prompts import PoemItem, PromptItem, StoryItem
 from bot.settings import Settings

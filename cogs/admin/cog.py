@@ -6,8 +6,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.engine_client import EngineError
 from bot.errors import NotAllowed
+from bot.llm.client import EngineError
 from cogs.admin.audit import render_log
 from cogs.admin.help import SECTIONS, render_section
 from cogs.ui import NO_PINGS, actor_of, in_guild, is_moderator

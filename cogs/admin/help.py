@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.story_rules import TURN_LIMIT
+from bot.stories.rules import TURN_LIMIT
 
 
 @dataclass(frozen=True)

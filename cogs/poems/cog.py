@@ -9,8 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.engine_client import EngineError, Queued, TextDelta
 from bot.errors import Conflict, NotFound, describe
+from bot.llm.client import EngineError, Queued, TextDelta
 from bot.poems import DEFAULT_FORM, FORMS, PoemDone, PoemRequest
 from bot.streaming import interrupted
 from bot.text import echo, escape_markdown, quote, truncate

@@ -1,4 +1,4 @@
-"""/story commands: thin handlers over bot.stories.StoryService; the runner does the background work."""
+"""/story commands: thin handlers over bot.stories.service.StoryService; the runner does the background work."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.export import export_story
-from bot.story_rules import TURN_LIMIT, StoryOptions, parse_duration
+from bot.stories.export import export_story
+from bot.stories.rules import TURN_LIMIT, StoryOptions, parse_duration
 from bot.text import InputProblem, echo, quote
 from cogs.stories.render import lobby_embed, status_embed, turn_message, vote_embed
 from cogs.stories.runner import StoryRunner

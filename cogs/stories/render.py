@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.stories import StoryView
+from bot.stories.service import StoryView
 from bot.text import echo, quote, truncate
 from storage.stories import Player, Story
 from storage.votes import Vote

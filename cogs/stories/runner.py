@@ -20,11 +20,11 @@ from typing import Any
 
 import discord
 
-from bot.engine_client import EngineError, Finished, Queued, TextDelta
 from bot.errors import Conflict, NotFound, describe
-from bot.export import export_story
-from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
-from bot.story_prompts import clean_narration, join_continuation
+from bot.llm.client import EngineError, Finished, Queued, TextDelta
+from bot.stories.export import export_story
+from bot.stories.prompts import clean_narration, join_continuation
+from bot.stories.service import NarrationPlan, Outcome, StoryService, VoteResult
 from bot.streaming import StreamRenderer, interrupted
 from bot.text import echo, quote
 from cogs.stories.render import NARRATOR, narrator_header, vote_embed, vote_result

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import discord
 
-from bot.story_rules import TURN_LIMIT
+from bot.stories.rules import TURN_LIMIT
 
 
 class LobbyButton(

@@ -1,4 +1,4 @@
-"""bot.engine_client: against the real engine, and against scripted stand-ins for the failures it must map."""
+"""bot.llm.client: against the real engine, and against scripted stand-ins for the failures it must map."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from bot.engine_client import (
+from bot.llm.client import (
     EngineBusy,
     EngineClient,
     EngineRejected,

@@ -1,4 +1,4 @@
-"""bot.engine_process.EngineSupervisor: the real engine as a child process, watched and restarted."""
+"""bot.llm.supervisor.EngineSupervisor: the real engine as a child process, watched and restarted."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import psutil
 import pytest
 
-from bot.engine_client import EngineClient, EngineUnavailable, Sampling
-from bot.engine_process import EngineStartError, EngineSupervisor
+from bot.llm.client import EngineClient, EngineUnavailable, Sampling
+from bot.llm.supervisor import EngineStartError, EngineSupervisor
 from tests.bot.conftest import wait_until
 
 HELLO = [{"role": "user", "content": "Say hello."}]

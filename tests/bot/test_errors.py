@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine_client import EngineBusy, EngineError, EngineRejected, EngineUnavailable
 from bot.errors import Conflict, NotAllowed, NotFound, describe
+from bot.llm.client import EngineBusy, EngineError, EngineRejected, EngineUnavailable
 from bot.text import InputProblem
 
 

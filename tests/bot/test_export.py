@@ -1,4 +1,4 @@
-"""bot.export: a story as a markdown or text file, with credits, chapters and a safe file name."""
+"""bot.stories.export: a story as a markdown or text file, with credits, chapters and a safe file name."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.export import export_story, filename_for
+from bot.stories.export import export_story, filename_for
 from storage.stories import Player, Story
 from storage.turns import Turn
 

@@ -1,4 +1,4 @@
-"""bot.memory.ContextBuilder: the narrator's prompt within a token budget, counted with the model's tokenizer.
+"""bot.stories.memory.ContextBuilder: the narrator's prompt within a token budget, counted with the model's tokenizer.
 
 Token counts here are the real ones: the default model's tokenizer and chat template, from the cache the
 engine fixture converts, so "never over budget" means what the engine will see.
@@ -14,8 +14,8 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from bot.memory import LORE_SCAN_DEPTH, ContextBuilder, triggered
-from bot.tokens import TokenCounter, TokenizerCounter, load_counter
+from bot.llm.tokens import TokenCounter, TokenizerCounter, load_counter
+from bot.stories.memory import LORE_SCAN_DEPTH, ContextBuilder, triggered
 from engine.config import EngineConfig
 from engine.loading import default_gguf_path, gguf_cache_dir
 from storage import lore as lore_repo

@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 
 import bot.poems
-from bot.engine_client import EngineClient, EngineError, EngineUnavailable, Finished, Queued, TextDelta
 from bot.errors import NotAllowed, NotFound
+from bot.llm.client import EngineClient, EngineError, EngineUnavailable, Finished, Queued, TextDelta
 from bot.poems import FORMS, PAGE_SIZE, PoemDone, PoemRequest, PoemService
 from bot.text import InputProblem, defuse_mentions
 from storage import guilds

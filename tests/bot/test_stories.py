@@ -1,4 +1,4 @@
-"""bot.stories.StoryService: the whole story-rounds state machine on a real SQLite file.
+"""bot.stories.service.StoryService: the whole story-rounds state machine on a real SQLite file.
 
 Time is a controllable clock. Narration comes from a scripted stand-in for EngineClient (canned text,
 unit tests only), except in the last section, which drives plan -> the real engine -> complete.
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine_client import Completion, EngineClient, Finished, Sampling, TextDelta
 from bot.errors import Conflict, NotAllowed, NotFound, UserFacingError
+from bot.llm.client import Completion, EngineClient, Finished, Sampling, TextDelta
 from bot.moderation import Actor, ModerationService
-from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
-from bot.story_rules import MAX_PINS, MAX_PLAYERS, StoryOptions
+from bot.stories.rules import MAX_PINS, MAX_PLAYERS, StoryOptions
+from bot.stories.service import NarrationPlan, Outcome, StoryService, VoteResult
 from bot.text import InputProblem
 from storage import turns as turn_repo
 from storage.db import Database

@@ -1,10 +1,10 @@
-"""bot.story_prompts: what the narrator is told, its stop sequences, and cleaning what it wrote."""
+"""bot.stories.prompts: what the narrator is told, its stop sequences, and cleaning what it wrote."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.story_prompts import (
+from bot.stories.prompts import (
     MAX_STOPS,
     NARRATION_CHAR_LIMIT,
     cast_line,

@@ -1,4 +1,4 @@
-"""bot.story_rules: story options, whose turn it is, vote results and durations (no database)."""
+"""bot.stories.rules: story options, whose turn it is, vote results and durations (no database)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from bot.errors import UserFacingError
-from bot.story_rules import (
+from bot.stories.rules import (
     MAX_ROUNDS,
     TURN_LIMIT,
     StoryOptions,

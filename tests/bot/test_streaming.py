@@ -6,7 +6,7 @@ import itertools
 import math
 import random
 
-from bot.engine_client import EngineClient, Queued, Sampling, TextDelta
+from bot.llm.client import EngineClient, Queued, Sampling, TextDelta
 from bot.streaming import STATUS_ROOM, WAITING, WRITING, StreamRenderer, interrupted
 from bot.text import MESSAGE_LIMIT
 from tests.support.engine_proc import EngineProcess

@@ -17,11 +17,11 @@ from typing import TypeVar
 import pytest
 
 from bot.app import Taleweaver
-from bot.engine_client import EngineClient
+from bot.llm.client import EngineClient
 from bot.settings import Settings
+from fakediscord import Channel, FakeDiscord, Guild, Message, Role, User
+from fakediscord.permissions import MANAGE_GUILD
 from storage.db import Database
-from tests.fakediscord import Channel, FakeDiscord, Guild, Message, Role, User
-from tests.fakediscord.permissions import MANAGE_GUILD
 from tests.support.engine_proc import EngineProcess
 from tests.support.engine_proxy import EngineProxy
 from tests.support.pace import Pace

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 
 from bot.moderation import Actor
-from bot.story_rules import StoryOptions
+from bot.stories.rules import StoryOptions
 from bot.streaming import WRITING
+from fakediscord import Channel, FakeDiscord, Message, User
 from storage.stories import Story
 from tests.e2e.conftest import BotHandle, World
 from tests.e2e.test_stories import NARRATOR, add, answer, start_story
-from tests.fakediscord import Channel, FakeDiscord, Message, User
 from tests.support.engine_proxy import EngineProxy
 
 

@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterator
 
 from bot.moderation import Actor
+from fakediscord import Channel, FakeDiscord, Message
 from tests.e2e.conftest import BotHandle, World
 from tests.e2e.test_stories import answer, wait_turn_ping
-from tests.fakediscord import Channel, FakeDiscord, Message
 from tests.support.engine_proxy import EngineProxy
 
 BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from fakediscord import FakeDiscord
 from tests.e2e.conftest import BotHandle, World
 from tests.e2e.test_stories import answer
-from tests.fakediscord import FakeDiscord
 
 
 async def test_everyone_is_refused_as_the_moderator_role(

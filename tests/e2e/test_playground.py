@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.playground_commands import InputError, parse_slash
-from tests.fakediscord import Channel, FakeDiscord, FakeUsageError
+from bot.playground.commands import InputError, parse_slash
+from fakediscord import Channel, FakeDiscord, FakeUsageError
 from tests.support.engine_proc import EngineProcess
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from bot.streaming import WRITING
+from fakediscord import FakeDiscord, FakeInteraction, Message
 from tests.e2e.conftest import BotHandle, World, no_pings
-from tests.fakediscord import FakeDiscord, FakeInteraction, Message
 
 DONE = re.compile(r"poem #(\d+)")
 

@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from bot.story_rules import TURN_LIMIT
+from bot.stories.rules import TURN_LIMIT
 from bot.streaming import WAITING, WRITING
 from bot.text import echo
+from fakediscord import Channel, FakeDiscord, FakeInteraction, FakeUsageError, Message, User
+from fakediscord.components import walk_components
 from tests.e2e.conftest import BotHandle, World, no_pings
-from tests.fakediscord import Channel, FakeDiscord, FakeInteraction, FakeUsageError, Message, User
-from tests.fakediscord.components import walk_components
 from tests.support.engine_proxy import EngineProxy
 
 NARRATOR = "📖 **The narrator**"

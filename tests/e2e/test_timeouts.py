@@ -8,8 +8,8 @@ runs out after a known amount of text, whatever the speed of the machine.
 from __future__ import annotations
 
 from bot.streaming import WAITING, WRITING
+from fakediscord import FakeDiscord, Message
 from tests.e2e.conftest import BotHandle, World, no_pings, wait_working
-from tests.fakediscord import FakeDiscord, Message
 from tests.support.engine_proxy import EngineProxy
 
 POEM_CUT = "✂️ *Time ran out, so the poem stops here.* Press **Continue** for the rest."

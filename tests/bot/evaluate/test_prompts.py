@@ -9,7 +9,7 @@ import pytest
 
 from bot.craft import FORMS
 from bot.evaluate.prompts import PoemItem, PromptSetError, StoryItem, TextItem, load, parse, select
-from bot.story_prompts import RULES
+from bot.stories.prompts import RULES
 
 
 def test_the_default_set_covers_every_form_both_languages_and_every_narration() -> None:

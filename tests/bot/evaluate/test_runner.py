@@ -7,9 +7,9 @@ import json
 
 from aiohttp import web
 
-from bot.engine_client import EngineClient
 from bot.evaluate.prompts import load
 from bot.evaluate.runner import Options, PoemResult, StoryResult, run
+from bot.llm.client import EngineClient
 from tests.bot.conftest import StartServer
 
 GOOD = "Cold rain on the roofs\na lantern sways by the door\nthe cat counts the drops"

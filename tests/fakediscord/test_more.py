@@ -8,8 +8,8 @@ import time
 import discord
 import pytest
 
-from tests.fakediscord import ChannelType, FakeDiscord
-from tests.fakediscord.permissions import MANAGE_ROLES, SEND_MESSAGES
+from fakediscord import ChannelType, FakeDiscord
+from fakediscord.permissions import MANAGE_ROLES, SEND_MESSAGES
 
 from .conftest import World
 from .selftest_bot import SelfTestBot

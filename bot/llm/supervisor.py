@@ -26,7 +26,7 @@ import aiohttp
 log = logging.getLogger(__name__)
 engine_log = logging.getLogger("engine.child")  # the child's own output, one record per line
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAX_QUICK_RESTARTS = 5  # within QUICK_WINDOW seconds; beyond that the engine is considered broken
 QUICK_WINDOW = 300.0
 

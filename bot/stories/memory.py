@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 
 import aiosqlite
 
-from bot.story_prompts import RULES, cast_line, render_turn, story_header
-from bot.tokens import TokenCounter
+from bot.llm.tokens import TokenCounter
+from bot.stories.prompts import RULES, cast_line, render_turn, story_header
 from storage import lore as lore_repo
 from storage import stories as story_repo
 from storage import turns as turn_repo

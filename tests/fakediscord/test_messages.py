@@ -8,7 +8,7 @@ from typing import Any
 import discord
 import pytest
 
-from tests.fakediscord import FakeDiscord
+from fakediscord import FakeDiscord
 
 from .conftest import World
 from .selftest_bot import NPC_AVATAR, SelfTestBot

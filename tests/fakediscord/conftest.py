@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.fakediscord import Channel, FakeDiscord, Guild, Role, User
-from tests.fakediscord.permissions import MANAGE_GUILD
+from fakediscord import Channel, FakeDiscord, Guild, Role, User
+from fakediscord.permissions import MANAGE_GUILD
 
 from .selftest_bot import SelfTestBot
 

@@ -1,6 +1,6 @@
 """`make play`: Taleweaver offline — a stand-in Discord, the real engine and the real bot, in a terminal.
 
-The stand-in is tests/fakediscord, the loopback Discord the end-to-end tests use: the real discord.py
+The stand-in is the `fakediscord` package, the loopback Discord the end-to-end tests use: the real discord.py
 client connects to it, so every command, button and stream behaves as it would on Discord. The bot is
 started exactly as `python -m bot` starts it (`run_bot`), engine child process included.
 """
@@ -14,16 +14,13 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from bot.playground_render import Terminal
-    from bot.playground_session import Playground
-
-ROOT = Path(__file__).resolve().parents[1]
+from bot.playground.lines import LiveLines, PipedLines, ScriptLines
+from bot.playground.render import Terminal
+from bot.playground.session import Playground
 
 DESCRIPTION = """\
 Taleweaver's offline playground: a stand-in Discord, the engine and the bot, in your terminal.
@@ -59,7 +56,7 @@ buttons); replies marked "(only you can see this)" are shown only to the user th
 Files the bot posts (an exported story) are saved under the --files folder.
 
 With --script FILE, or with lines piped into stdin, each line runs after the bot has finished
-answering the previous one, so a script is a demo: python -m bot.playground --script bot/playground_demo.txt
+answering the previous one, so a script is a demo: python -m bot.playground --script bot/playground/demo.txt
 Lines starting with # are comments. At a terminal the input line stays at the bottom while the bot
 writes above it; a line entered before the bot has finished answering waits (shown above the prompt)
 and runs after.
@@ -88,13 +85,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))  # tests/fakediscord lives in the source checkout, not in the package
-    try:
-        import tests.fakediscord  # noqa: F401
-    except ImportError:
-        print("The playground needs Taleweaver's source checkout (it uses tests/fakediscord).", file=sys.stderr)
-        return 1
     script: list[str] | None = None
     if args.script is not None:
         try:
@@ -112,9 +102,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _play(args: argparse.Namespace, script: list[str] | None) -> int:
-    from bot.playground_input import LiveLines, PipedLines, ScriptLines
-    from bot.playground_render import Terminal
-    from bot.playground_session import Playground
 
     interactive = script is None and sys.stdin.isatty()
     color = sys.stdout.isatty() and not args.no_color and not os.environ.get("NO_COLOR")
@@ -203,7 +190,7 @@ def _configure_logging(term: Terminal, log_path: Path, verbose: bool) -> None:
     root.addHandler(to_file)
     root.addHandler(_ConsoleHandler(term, log_path, verbose))
     if not verbose:
-        logging.getLogger("bot.engine_process").addHandler(_ProgressHandler(term))
+        logging.getLogger("bot.llm.supervisor").addHandler(_ProgressHandler(term))
 
 
 def _terminal_state() -> list[Any] | None:
@@ -222,7 +209,3 @@ def _restore_terminal(state: list[Any] | None) -> None:
             import termios
 
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, state)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

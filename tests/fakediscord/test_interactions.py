@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 import pytest
 
-from tests.fakediscord import FakeDiscord, FakeUsageError
+from fakediscord import FakeDiscord, FakeUsageError
 
 from .conftest import World, running_bot
 from .selftest_bot import SelfTestBot

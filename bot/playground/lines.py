@@ -17,7 +17,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.patch_stdout import patch_stdout
 
 if TYPE_CHECKING:
-    from bot.playground_render import Terminal
+    from bot.playground.render import Terminal
 
 
 class LineSource(Protocol):

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field, replace
 
 import aiosqlite
 
-from bot.engine_client import EngineClient, Sampling
 from bot.errors import Conflict, NotAllowed, NotFound
-from bot.memory import ContextBuilder
+from bot.llm.client import EngineClient, Sampling
+from bot.llm.tokens import EstimatingCounter, TokenCounter
 from bot.moderation import Actor, ModerationService
-from bot.story_prompts import (
+from bot.stories.memory import ContextBuilder
+from bot.stories.prompts import (
     clean_narration,
     continue_instruction,
     join_continuation,
@@ -33,7 +34,7 @@ from bot.story_prompts import (
     stop_sequences,
     summary_request,
 )
-from bot.story_rules import (
+from bot.stories.rules import (
     MAX_PINS,
     MAX_PLAYERS,
     NAME_LIMIT,
@@ -48,7 +49,6 @@ from bot.story_rules import (
     word_count,
 )
 from bot.text import clean_input, quote
-from bot.tokens import EstimatingCounter, TokenCounter
 from storage import guilds
 from storage import stories as repo
 from storage import turns as turn_repo

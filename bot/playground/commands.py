@@ -15,8 +15,8 @@ from typing import Any
 
 from discord import Permissions
 
-from tests.fakediscord import Channel, FakeDiscord, FakeUsageError, Guild, User
-from tests.fakediscord.permissions import ADMINISTRATOR
+from fakediscord import Channel, FakeDiscord, FakeUsageError, Guild, User
+from fakediscord.permissions import ADMINISTRATOR
 
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = range(3, 12)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from tests.fakediscord import Channel, FakeDiscord, Message, User
+from fakediscord import Channel, FakeDiscord, Message, User
 
 # The status lines bot/streaming.py (and the vote notice in cogs/stories/runner.py) keep at the end of
 # a message while the storyteller is still at work: "✍️ *still writing…*", "⏳ *waiting for …*".

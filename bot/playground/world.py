@@ -7,9 +7,9 @@ import re
 import zlib
 from collections.abc import Iterator
 
-from bot.playground_commands import InputError
-from tests.fakediscord import Channel, FakeDiscord, Guild, Role, User
-from tests.fakediscord.ids import DISCORD_EPOCH_MS
+from bot.playground.commands import InputError
+from fakediscord import Channel, FakeDiscord, Guild, Role, User
+from fakediscord.ids import DISCORD_EPOCH_MS
 
 STABLE_MS = 1_704_067_200_000 - DISCORD_EPOCH_MS  # 2024-01-01: older than any message id
 NAME = re.compile(r"^[\w.-]{1,32}$")

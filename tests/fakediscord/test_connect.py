@@ -6,7 +6,7 @@ import aiohttp
 import discord
 import pytest
 
-from tests.fakediscord import FakeDiscord
+from fakediscord import FakeDiscord
 
 from .conftest import World
 from .selftest_bot import SelfTestBot

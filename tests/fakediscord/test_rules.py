@@ -5,11 +5,11 @@ from __future__ import annotations
 import discord
 import pytest
 
-from tests.fakediscord import FakeDiscord
-from tests.fakediscord.ids import SnowflakeGenerator, snowflake_time, utcnow
-from tests.fakediscord.mentions import parse_mentions
-from tests.fakediscord.permissions import ALL, MANAGE_GUILD, SEND_MESSAGES, VIEW_CHANNEL
-from tests.fakediscord.traffic import path_matches
+from fakediscord import FakeDiscord
+from fakediscord.ids import SnowflakeGenerator, snowflake_time, utcnow
+from fakediscord.mentions import parse_mentions
+from fakediscord.permissions import ALL, MANAGE_GUILD, SEND_MESSAGES, VIEW_CHANNEL
+from fakediscord.traffic import path_matches
 
 
 def test_snowflakes_are_valid_and_increasing() -> None:

@@ -11,11 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bot.__main__ import run_bot
 from bot.app import Taleweaver
-from bot.engine_client import EngineError
-from bot.engine_process import EngineStartError
-from bot.playground_commands import (
+from bot.llm.client import EngineError
+from bot.llm.supervisor import EngineStartError
+from bot.playground.commands import (
     InputError,
     command_help,
     command_list,
@@ -26,12 +25,13 @@ from bot.playground_commands import (
     moderators_only,
     parse_slash,
 )
-from bot.playground_input import LineSource
-from bot.playground_render import MessagePrinter, Terminal, button_label, buttons
-from bot.playground_world import World
+from bot.playground.lines import LineSource
+from bot.playground.render import MessagePrinter, Terminal, button_label, buttons
+from bot.playground.world import World
+from bot.run import run_bot
 from bot.settings import Settings, SettingsError
+from fakediscord import Channel, FakeDiscord, FakeInteraction, FakeUsageError, User
 from storage.db import StorageError
-from tests.fakediscord import Channel, FakeDiscord, FakeInteraction, FakeUsageError, User
 
 log = logging.getLogger(__name__)
 

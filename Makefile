@@ -16,7 +16,7 @@ help:
 	@echo "make run    install what is needed, then run the bot (explains what to do without a token)"
 	@echo "make play   the offline playground: a fake Discord, the engine and the bot in your terminal"
 	@echo "make test   install, then run the whole test suite"
-	@echo "make lint   ruff check and format check"
+	@echo "make lint   ruff check, format check and pyright (basic)"
 	@echo "make bench  run the benchmarks in bench/"
 
 install: $(STAMP)
@@ -40,6 +40,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/pyright
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -40,7 +40,7 @@ def make_adapter(target: Path, seed: int) -> Path:
     model = load_model(EngineConfig(device="cpu")).model
     torch.manual_seed(seed)
     modules = ["q_proj", "k_proj", "v_proj", "o_proj"]
-    get_peft_model(model, LoraConfig(r=8, target_modules=modules, init_lora_weights=False)).save_pretrained(target)
+    get_peft_model(model, LoraConfig(r=8, target_modules=modules, init_lora_weights=False)).save_pretrained(str(target))
     return target
 
 
@@ -92,7 +92,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.adapters", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bench.adapters", description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--requests", type=int, default=8, help="requests in each batch (default 8)")
     p.add_argument("--new-tokens", type=int, default=32, help="tokens per request (default 32)")
     args = p.parse_args(argv)

@@ -59,7 +59,7 @@ SUMMARY = (
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.context", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bench.context", description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--sizes", default="100,1000,10000", help="story lengths in turns (default 100,1000,10000)")
     p.add_argument("--reps", type=int, default=400, help="timed builds per size and scenario (default 400)")
     p.add_argument("--budget", type=int, default=2048, help="prompt budget in tokens (default 2048)")

@@ -59,7 +59,7 @@ class Sample:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bench.engine", description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--concurrency", default="8", help="requests in flight at once; a list runs each (default 8)")
     p.add_argument("--requests", type=int, help="requests per level (default: that level's concurrency)")
     p.add_argument("--prompt-tokens", type=int, default=500, help="prompt length in tokens (default 500)")

@@ -19,6 +19,7 @@ from bot.lore import LoreService
 from bot.moderation import ModerationService
 from bot.poems import PoemService
 from bot.settings import Settings
+from bot.stories.narration import Narrator
 from bot.stories.service import StoryService
 from bot.text import echo
 from bot.unfinished import UnfinishedMessages
@@ -46,11 +47,11 @@ class Taleweaver(commands.Bot):
         self.poems = PoemService(db, engine)
         self.stories = StoryService(
             db,
-            engine,
             self.moderation,
             prompt_budget=settings.story_prompt_tokens,
             narration_tokens=settings.narration_tokens,
         )
+        self.narrator = Narrator(self.stories, engine)
         self.lore = LoreService(db, self.moderation)
         self.unfinished = UnfinishedMessages(db)
         self.started_at = time.monotonic()
@@ -77,7 +78,7 @@ class Taleweaver(commands.Bot):
         source = self.settings.tokenizer
         if not source:
             try:
-                source = (await self.engine.health()).get("tokenizer_path")
+                source = (await self.engine.health()).tokenizer_path
             except EngineError:
                 source = None
         counter = await asyncio.to_thread(load_counter, source)

@@ -7,7 +7,7 @@ id, and the user sees only an apology with that id.
 
 from __future__ import annotations
 
-from bot.llm.client import EngineBusy, EngineError, EngineRejected, EngineTimeout, EngineUnavailable
+from bot.llm.client import EngineBusy, EngineDown, EngineError, EngineRejected, EngineTimeout
 from bot.text import InputProblem
 
 
@@ -42,7 +42,7 @@ def describe(error: BaseException) -> str | None:
         return "The storyteller could not take that request. Please rephrase it and try again."
     if isinstance(error, EngineTimeout):
         return "⏳ The storyteller took too long to answer (the machine may be very busy). Please try again."
-    if isinstance(error, EngineUnavailable):
+    if isinstance(error, EngineDown):
         return "😴 The storyteller is not available right now (the model may be starting). Please try again soon."
     if isinstance(error, EngineError):
         return "The storyteller stumbled. Please try again."

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bot.errors import NotAllowed, NotFound
 from bot.llm.client import EngineClient, Finished, Queued, Sampling, TextDelta
+from bot.llm.types import ChatMessage, message
 from bot.text import clean_input, collapse_word_runs, cut_at_boundary, defuse_mentions
 from storage import guilds
 from storage import poems as repo
@@ -140,7 +141,7 @@ class PoemService:
         before = poem.text if continuing else ""
         messages = self.messages(poem)
         if before:
-            messages += [{"role": "assistant", "content": before}, {"role": "user", "content": CONTINUE_ASK}]
+            messages += [message("assistant", before), message("user", CONTINUE_ASK)]
         text, finish = "", "stop"
         async for event in self._engine.stream(messages, tenant=str(poem.guild_id), sampling=self.sampling(poem)):
             if isinstance(event, TextDelta):
@@ -160,7 +161,7 @@ class PoemService:
         assert stored is not None
         yield PoemDone(stored, truncated=finish == "length", cut_short=finish == "timeout")
 
-    def messages(self, poem: Poem) -> list[dict[str, str]]:
+    def messages(self, poem: Poem) -> list[ChatMessage]:
         form = FORMS.get(poem.form, FORMS[DEFAULT_FORM])
         ask = f'Write {form.rules}, about "{poem.topic}".'
         if poem.mood:

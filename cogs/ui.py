@@ -6,10 +6,12 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, TypeVar, cast
 
 import discord
+from discord.ext import commands
 
+from bot.app import Taleweaver
 from bot.errors import NotAllowed
 from bot.moderation import Actor
 from bot.streaming import StreamRenderer
@@ -24,8 +26,8 @@ CLOCK_SLACK = 60.0  # seconds: our clock and Discord's may disagree a little
 
 OnMessage = Callable[[int], Awaitable[None]]
 
-P = ParamSpec("P")
-T = TypeVar("T")
+C = TypeVar("C")
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[None]])
 
 
 async def defer_public(interaction: discord.Interaction) -> int | None:
@@ -134,7 +136,7 @@ async def own_message(
 
 def custom_ids(message: discord.Message) -> list[str]:
     return [
-        child.custom_id
+        str(child.custom_id)
         for row in message.components
         if isinstance(row, discord.ActionRow)
         for child in row.children
@@ -153,23 +155,44 @@ def actor_of(interaction: discord.Interaction) -> Actor:
     return Actor.of(user.id, interaction.guild_id or 0, manage, roles)
 
 
+def bot_of(interaction: discord.Interaction) -> Taleweaver:
+    """The bot behind an interaction, typed: every cog runs inside `Taleweaver`."""
+    client = interaction.client
+    if not isinstance(client, Taleweaver):
+        raise TypeError(f"Taleweaver's cogs run in a Taleweaver bot, not in {type(client).__name__}")
+    return client
+
+
+def cog_of(interaction: discord.Interaction, name: str, kind: type[C]) -> C:
+    """A loaded cog by name, typed (`kind` may be a runtime-checkable Protocol of the handlers needed)."""
+    cog = interaction.client.get_cog(name) if isinstance(interaction.client, commands.Bot) else None
+    if not isinstance(cog, kind):
+        raise RuntimeError(f"the {name} cog is not loaded")
+    return cog
+
+
 async def is_moderator(interaction: discord.Interaction) -> bool:
-    return await interaction.client.moderation.is_moderator(actor_of(interaction))  # type: ignore[attr-defined]
+    return await bot_of(interaction).moderation.is_moderator(actor_of(interaction))
 
 
-def guarded(
-    callback: Callable[Concatenate[Any, discord.Interaction, P], Awaitable[None]],
-) -> Callable[Concatenate[Any, discord.Interaction, P], Awaitable[None]]:
+def guarded(callback: Handler) -> Handler:
     """Route a component/modal callback's errors to the bot's one error handler."""
 
     @functools.wraps(callback)
-    async def wrapper(self: Any, interaction: discord.Interaction, *args: P.args, **kwargs: P.kwargs) -> None:
+    async def wrapper(self: Any, interaction: discord.Interaction, *args: Any, **kwargs: Any) -> None:
         try:
             await callback(self, interaction, *args, **kwargs)
         except Exception as exc:
-            await interaction.client.report_error(interaction, exc)  # type: ignore[attr-defined]
+            await bot_of(interaction).report_error(interaction, exc)
 
-    return wrapper
+    return cast(Handler, wrapper)
+
+
+def channel_of(interaction: discord.Interaction) -> int:
+    """The channel id; every slash command and button Taleweaver gets comes from a channel."""
+    if interaction.channel_id is None:
+        raise NotAllowed("Taleweaver works inside a channel.")
+    return interaction.channel_id
 
 
 def in_guild(interaction: discord.Interaction) -> int:

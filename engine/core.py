@@ -81,9 +81,9 @@ class Engine:
         self.loaded, self.backend = loaded, backend
         self._escapes = _special_token_escapes(loaded.tokenizer)
         per_tenant = max(1, self.config.max_queue // 2)
-        self.scheduler = FairScheduler(backend, self.config.max_queue, per_tenant)
-        self.scheduler.start()
-        self.metrics.track(lambda: self.scheduler.waiting, lambda: self.scheduler.running, lambda: backend.live)
+        self.scheduler = scheduler = FairScheduler(backend, self.config.max_queue, per_tenant)
+        scheduler.start()
+        self.metrics.track(lambda: scheduler.waiting, lambda: scheduler.running, lambda: backend.live)
         self.metrics.ready.set(1)
         self.state, self.progress = EngineState.READY, "ready"
         self._spawn(self._watch_backend())

@@ -156,9 +156,10 @@ def convert_gguf(gguf: Path, cache_root: Path, progress: Progress) -> Path:
         quantization_config=GgufConfig(dequantize=True),
     )
     # The weights are plain tensors now; drop the GGUF marker so the copy saves and reloads as dense.
-    model.config.quantization_config = None
-    del model.config.quantization_config
-    model.hf_quantizer = None
+    dense: Any = model  # transformers' stubs type neither of these attributes as removable
+    dense.config.quantization_config = None
+    del dense.config.quantization_config
+    dense.hf_quantizer = None
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target and rename, so a crash mid-write never leaves a half cache behind.
     tmp = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
@@ -255,7 +256,7 @@ def _pretrained_model(
         if qconfig is not None:
             kwargs["quantization_config"] = qconfig
             kwargs["device_map"] = {"": 0}
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        model: Any = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except OSError as exc:
         raise ModelLoadError(f"Could not load {name}: {exc}") from exc
     if qconfig is None:
@@ -292,7 +293,9 @@ def _random_model(
 
 def _quantize_in_place(model: Any, quantization: str, compute_dtype: torch.dtype) -> None:
     """Swap every decoder Linear for its bitsandbytes twin, as `from_pretrained` would have."""
-    import bitsandbytes as bnb
+    import bitsandbytes
+
+    bnb: Any = bitsandbytes  # its stubs hide the layer classes from `bnb.nn` and their keyword arguments
 
     for parent in list(model.model.modules()):
         for child_name, child in list(parent.named_children()):

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import aiosqlite
 
 from storage.rows import as_dict, changed_rows, returning_one
 
-OPEN = "phase <> 'ended'"
+
+class Phase(StrEnum):
+    """Where a story is, stored as these strings in `stories.phase` (bot.stories.phases words them).
+
+    lobby -> narrating (the opening) -> turns -> narrating -> ... -> ended; from turns a story may go
+    to voting (group choice) and back, or be held (narration failed or undone: waiting for a retry).
+    """
+
+    LOBBY = "lobby"
+    NARRATING = "narrating"
+    TURNS = "turns"
+    VOTING = "voting"
+    HELD = "held"
+    ENDED = "ended"
+
+
+OPEN = f"phase <> '{Phase.ENDED}'"
 
 
 @dataclass(frozen=True)
@@ -25,7 +42,7 @@ class Story:
     max_rounds: int
     narrate_every: int
     choices: int
-    phase: str
+    phase: Phase
     paused: bool
     round: int
     deadline: float | None
@@ -73,6 +90,7 @@ UPDATABLE = frozenset(
 def _story(row: aiosqlite.Row) -> Story:
     data = as_dict(row)
     data["paused"] = bool(data["paused"])
+    data["phase"] = Phase(data["phase"])
     return Story(**data)
 
 

@@ -97,7 +97,7 @@ async def recent(conn: aiosqlite.Connection, story_id: int, *, limit: int, after
         (story_id, after_seq, limit),
     ) as cur:
         rows = await cur.fetchall()
-    return [_turn(r) for r in reversed(rows)]
+    return [_turn(r) for r in reversed(list(rows))]
 
 
 async def oldest(conn: aiosqlite.Connection, story_id: int, *, after_seq: int, upto_seq: int, limit: int) -> list[Turn]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.limits import offenders
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "cogs", "engine", "storage", "fakediscord")
 PRODUCTION = PACKAGES  # bench/ is a developer tool that reuses tests/support to start an engine
@@ -72,3 +74,8 @@ def test_the_bot_never_imports_the_playground_or_the_fake_discord() -> None:
         and pattern.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_files_and_functions_stay_short() -> None:
+    """bot, cogs, engine, storage: files under ~400 lines, functions under ~60 (tests/support/limits.py)."""
+    assert offenders() == []

@@ -284,7 +284,8 @@ def _unit(unit: str, count: int) -> str:
     return unit if count != 1 else unit[:-1]
 
 
-def _join(numbers: tuple[int, ...]) -> str:
+def _join(given: tuple[int, ...] | list[int]) -> str:
+    numbers = list(given)
     if len(numbers) > LISTED_LINES:
         return ", ".join(map(str, numbers[: LISTED_LINES - 1])) + f" and {len(numbers) - LISTED_LINES + 1} more"
     return ", ".join(map(str, numbers[:-1])) + " and " + str(numbers[-1]) if len(numbers) > 1 else str(numbers[0])

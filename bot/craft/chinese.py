@@ -93,7 +93,9 @@ def tones(line: str) -> str:
     if not chars:
         return ""
     marks = []
-    for reading in lazy_pinyin(chars, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda c: ["?"] * len(c)):
+    # pypinyin documents `errors` returning a list (one reading per character); its stub says str only.
+    unknown = lambda c: ["?"] * len(c)  # noqa: E731
+    for reading in lazy_pinyin(chars, style=Style.TONE3, neutral_tone_with_five=True, errors=unknown):  # pyright: ignore[reportArgumentType]
         tone = reading[-1:] if reading[-1:].isdigit() else ""
         marks.append("平" if tone in ("1", "2") else "仄" if tone in ("3", "4") else "?")
     return "".join(marks)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from bot.llm.types import ChatMessage
+
 ENGLISH, CHINESE = "en", "zh"
 LANGUAGES = {ENGLISH: "English", CHINESE: "Chinese (中文)"}
 _LANGUAGE_NAMES = {
@@ -140,7 +142,7 @@ _SYSTEM = {
 }
 
 
-def poem_messages(form: Form, topic: str, mood: str = "", word: str = "") -> list[dict[str, str]]:
+def poem_messages(form: Form, topic: str, mood: str = "", word: str = "") -> list[ChatMessage]:
     """The chat request for one poem in `form`, in the form's language."""
     rules = form.rules.replace("{word}", word)
     if form.language == CHINESE:

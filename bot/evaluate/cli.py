@@ -15,10 +15,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bot.llm.client import EngineClient, EngineError
-from bot.llm.supervisor import EngineStartError, EngineSupervisor
 from bot.evaluate import perplexity, prompts, report, runner
 from bot.evaluate.prompts import PromptSetError, TextItem
+from bot.llm.client import EngineClient, EngineError
+from bot.llm.supervisor import EngineStartError, EngineSupervisor
+from bot.llm.types import EngineHealth
 
 MAX_N = 8  # what the engine accepts for `n`
 
@@ -128,7 +129,7 @@ async def evaluate(args: argparse.Namespace, items: list[prompts.PromptItem], ar
             key = local_key if target.url is None or target.url == args.engine_url else args.api_key
             async with EngineClient(url, api_key=key, model=target.model, timeout=args.timeout) as client:
                 health = await client.health()
-                results = await runner.run(client, items, options, lambda: bar.update(1))
+                results = await runner.run(client, items, options, lambda: _advance(bar))
             runs.append(_run_record(target, url, health, results))
     result: dict[str, Any] = {
         "command": ["python", "-m", "bot.evaluate", *argv],
@@ -158,11 +159,15 @@ def _engine_env(timeout: float) -> dict[str, str]:
     return env
 
 
-def _run_record(target: Target, url: str, health: dict[str, Any], results: list[runner.ItemResult]) -> dict[str, Any]:
+def _advance(bar: tqdm) -> None:
+    bar.update(1)
+
+
+def _run_record(target: Target, url: str, health: EngineHealth, results: list[runner.ItemResult]) -> dict[str, Any]:
     return {
         "label": target.label,
         "engine": url,
-        "model": target.model or str(health.get("model") or "default"),
+        "model": target.model or health.model or "default",
         "summary": report.summarise(results),
         "items": [{"kind": type(r).__name__.removesuffix("Result").lower(), **dataclasses.asdict(r)} for r in results],
     }

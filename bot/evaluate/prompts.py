@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.craft import Form, get_form, language_code
-from bot.stories.memory import ContextBuilder
-from bot.settings import Settings
-from bot.stories.prompts import opening_instruction, round_instruction, stop_sequences
 from bot.llm.tokens import EstimatingCounter
+from bot.llm.types import ChatMessage
+from bot.settings import Settings
+from bot.stories.memory import ContextBuilder
+from bot.stories.prompts import opening_instruction, round_instruction, stop_sequences
 from storage.lore import LoreEntry
 from storage.stories import Player, Story
 from storage.turns import Turn
@@ -75,7 +76,7 @@ class StoryItem:
     def earlier_narration(self) -> tuple[str, ...]:
         return tuple(t.text for t in self.turns if t.kind == "narrator")
 
-    def messages(self) -> list[dict[str, str]]:
+    def messages(self) -> list[ChatMessage]:
         players = list(self.players)
         if self.kind == "opening":
             instruction = opening_instruction(players)

@@ -7,9 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.craft import best_draft, poem_messages
-from bot.llm.client import EngineClient, EngineError, Finished, Sampling, TextDelta
 from bot.evaluate import narration
 from bot.evaluate.prompts import PoemItem, PromptItem, StoryItem
+from bot.llm.client import EngineClient, EngineError, Finished, Sampling, TextDelta
+from bot.llm.types import ChatMessage
 from bot.settings import Settings
 
 POEM_TEMPERATURE, STORY_TEMPERATURE, TOP_P = 0.8, 0.85, 0.95  # what PoemService and StoryService use
@@ -130,7 +131,7 @@ async def _story(client: EngineClient, item: StoryItem, options: Options) -> Sto
 
 
 async def _generate(
-    client: EngineClient, messages: list[dict[str, str]], sampling: Sampling
+    client: EngineClient, messages: list[ChatMessage], sampling: Sampling
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The n texts of one request and why each stopped. Streamed, so a long batched request on a slow CPU
     is not cut off by the client's silence timeout (a non-streamed answer says nothing until it is done)."""

@@ -18,11 +18,13 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+
+from bot.llm.types import ChatMessage, EngineHealth
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,8 @@ class EngineBusy(EngineError):
         self.retry_after = retry_after
 
 
-class EngineUnavailable(EngineError):
-    """The engine is unreachable, loading, or failing."""
+class EngineDown(EngineError):
+    """The engine is unreachable, loading, or failing (the engine's own `EngineDown`, seen from the bot)."""
 
 
 class EngineTimeout(EngineError):
@@ -164,20 +166,20 @@ class EngineClient:
         return self._session
 
     # --- API ----------------------------------------------------------------------------------------
-    async def health(self) -> dict[str, Any]:
-        """The engine's /health; for other servers, what /v1/models tells. Raises EngineUnavailable."""
+    async def health(self) -> EngineHealth:
+        """The engine's /health; for other servers, what /v1/models tells. Raises EngineDown."""
         try:
             async with self.session.get(f"{self.base_url}/health", timeout=_timeout(10)) as resp:
                 if resp.content_type == "application/json":
-                    return dict(await resp.json())
+                    return EngineHealth.parse(await resp.json())
             async with self.session.get(f"{self.base_url}/v1/models", timeout=_timeout(10)) as resp:
                 body = await resp.json(content_type=None)
-                models = [m.get("id") for m in body.get("data", [])] if isinstance(body, dict) else []
-                return {"status": "ready" if resp.status == 200 else "unknown", "model": ", ".join(models)}
+                models = [str(m.get("id")) for m in body.get("data", [])] if isinstance(body, dict) else []
+                return EngineHealth(status="ready" if resp.status == 200 else "unknown", model=", ".join(models))
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise EngineUnavailable(f"The storyteller's engine is not reachable ({exc}).") from exc
+            raise EngineDown(f"The storyteller's engine is not reachable ({exc}).") from exc
 
-    async def complete(self, messages: list[dict[str, str]], *, tenant: str, sampling: Sampling) -> Completion:
+    async def complete(self, messages: list[ChatMessage], *, tenant: str, sampling: Sampling) -> Completion:
         body = self._body(messages, tenant, sampling, stream=False)
         async with self._post(body) as resp:
             data = await resp.json(content_type=None)
@@ -189,8 +191,8 @@ class EngineClient:
         )
 
     async def stream(
-        self, messages: list[dict[str, str]], *, tenant: str, sampling: Sampling
-    ) -> AsyncIterator[StreamEvent]:
+        self, messages: list[ChatMessage], *, tenant: str, sampling: Sampling
+    ) -> AsyncGenerator[StreamEvent, None]:
         body = self._body(messages, tenant, sampling, stream=True)
         clock = _GenerationClock(self._timeout, self._queue_silence, self._clock)
         wrote: set[int] = set()
@@ -208,7 +210,7 @@ class EngineClient:
                         error = item["error"] if isinstance(item["error"], dict) else {}
                         if error.get("code") == "timeout" and wrote:  # the server's own limit: keep the text
                             raise TimeoutError
-                        raise EngineUnavailable(f"The storyteller stumbled: {error.get('message', 'unknown error')}")
+                        raise EngineDown(f"The storyteller stumbled: {error.get('message', 'unknown error')}")
                     for event in _choice_events(item):
                         if isinstance(event, TextDelta):
                             wrote.add(event.index)
@@ -224,7 +226,7 @@ class EngineClient:
                         yield Finished("timeout", index)
 
     # --- internals ----------------------------------------------------------------------------------
-    def _body(self, messages: list[dict[str, str]], tenant: str, sampling: Sampling, stream: bool) -> dict:
+    def _body(self, messages: list[ChatMessage], tenant: str, sampling: Sampling, stream: bool) -> dict[str, Any]:
         return {
             "model": self._model,
             "messages": messages,
@@ -249,7 +251,7 @@ class EngineClient:
                 raise EngineTimeout("The storyteller's engine did not answer in time.") from exc
             except aiohttp.ClientConnectionError as exc:
                 if attempt == self._retries or not _safe_to_retry(exc):
-                    raise EngineUnavailable("The storyteller's engine is not reachable right now.") from exc
+                    raise EngineDown("The storyteller's engine is not reachable right now.") from exc
             else:
                 if resp.status < 400:
                     return resp
@@ -259,7 +261,7 @@ class EngineClient:
                 log.info("engine answered %s, retrying in %.1fs", resp.status, delay)
             await asyncio.sleep(delay)
             delay *= 2
-        raise EngineUnavailable("The storyteller's engine is not reachable right now.")  # pragma: no cover
+        raise EngineDown("The storyteller's engine is not reachable right now.")  # pragma: no cover
 
 
 class _Post:
@@ -281,7 +283,7 @@ class _Post:
         if isinstance(exc, TimeoutError):
             raise EngineTimeout("The storyteller's engine took too long and was stopped.") from exc
         if isinstance(exc, aiohttp.ClientError | ValueError):
-            raise EngineUnavailable("The storyteller's engine stopped answering mid-way.") from exc
+            raise EngineDown("The storyteller's engine stopped answering mid-way.") from exc
 
 
 def _timeout(total: float) -> aiohttp.ClientTimeout:
@@ -311,8 +313,8 @@ async def _error_of(resp: aiohttp.ClientResponse) -> EngineError:
     if resp.status in (400, 413, 422):
         return EngineRejected(message, code)
     if resp.status in (401, 403):
-        return EngineUnavailable("The engine refused the bot's API key; check ENGINE_API_KEY.")
-    return EngineUnavailable(f"The storyteller's engine answered {resp.status}: {message}")
+        return EngineDown("The engine refused the bot's API key; check ENGINE_API_KEY.")
+    return EngineDown(f"The storyteller's engine answered {resp.status}: {message}")
 
 
 class _GenerationClock:

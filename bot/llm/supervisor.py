@@ -23,6 +23,8 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.llm.types import EngineHealth
+
 log = logging.getLogger(__name__)
 engine_log = logging.getLogger("engine.child")  # the child's own output, one record per line
 
@@ -95,11 +97,11 @@ class EngineSupervisor:
             while time.monotonic() < deadline:
                 if self._proc is None or self._proc.returncode is not None:
                     raise EngineStartError(self._failure("the engine exited while starting"))
-                status = await _health(session, self.url)
-                if status.get("status") == "ready":
-                    self._progress(f"ready: {status.get('model')} on {status.get('device')}")
+                health = await _health(session, self.url)
+                if health.ready:
+                    self._progress(f"ready: {health.model} on {health.device}")
                     return
-                progress = str(status.get("progress") or "")
+                progress = health.progress
                 if progress and progress != last:
                     self._progress(progress)
                     last = progress
@@ -184,9 +186,9 @@ class EngineSupervisor:
         return f"{what}. Its last output:\n{tail}" if tail else what
 
 
-async def _health(session: aiohttp.ClientSession, url: str) -> dict:
+async def _health(session: aiohttp.ClientSession, url: str) -> EngineHealth:
     try:
         async with session.get(f"{url}/health", timeout=aiohttp.ClientTimeout(total=5)) as resp:
-            return dict(await resp.json(content_type=None))
+            return EngineHealth.parse(await resp.json(content_type=None))
     except (aiohttp.ClientError, TimeoutError, ValueError):
-        return {}
+        return EngineHealth()

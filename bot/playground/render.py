@@ -31,7 +31,7 @@ BUTTON, LINK_STYLE = 2, 5
 class Terminal:
     """stdout, plus what is on the screen: an unfinished streaming line.
 
-    With `live` set (a person at a terminal, see playground_input.LiveLines), the screen's last line
+    With `live` set (a person at a terminal, see bot.playground.lines.LiveLines), the screen's last line
     belongs to the input prompt: only whole lines are written out, above it, and the line still being
     streamed is kept in `partial` for the prompt to show just above the input (`live` redraws it).
     """

@@ -14,6 +14,7 @@ from typing import Any
 from bot.app import Taleweaver
 from bot.llm.client import EngineError
 from bot.llm.supervisor import EngineStartError
+from bot.llm.types import EngineHealth
 from bot.playground.commands import (
     InputError,
     command_help,
@@ -281,9 +282,9 @@ class Playground:
             assert self.bot is not None
             health = await asyncio.wait_for(self.bot.engine.health(), 2.0)
         except (EngineError, TimeoutError):
-            health = {}
+            health = EngineHealth()
         await asyncio.sleep(max(0.0, 0.2 - (time.monotonic() - began)))
-        return bool(health.get("running") or health.get("queue_depth"))
+        return health.busy
 
     async def _wait(self, arg: str) -> None:
         try:

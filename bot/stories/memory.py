@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 import aiosqlite
 
 from bot.llm.tokens import TokenCounter
+from bot.llm.types import ChatMessage, message
 from bot.stories.prompts import RULES, cast_line, render_turn, story_header
 from storage import lore as lore_repo
 from storage import stories as story_repo
@@ -42,7 +43,7 @@ LORE_HEADING = "World lore:"
 
 @dataclass(frozen=True)
 class BuiltPrompt:
-    messages: list[dict[str, str]]
+    messages: list[ChatMessage]
     tokens: int
     turns_included: int
     turns_available: int
@@ -126,7 +127,7 @@ class ContextBuilder:
         if note:
             user += "\n\n" + note
         user += "\n\n" + instruction
-        messages = [{"role": "system", "content": "\n\n".join(system_parts)}, {"role": "user", "content": user}]
+        messages = [message("system", "\n\n".join(system_parts)), message("user", user)]
         return BuiltPrompt(
             messages=messages,
             tokens=self.budget - room,

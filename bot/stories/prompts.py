@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from bot.llm.types import ChatMessage
 from bot.text import collapse_word_runs, defuse_mentions, drop_repeated_sentences, truncate
 from storage.stories import Player, Story
 from storage.turns import Turn
@@ -87,7 +88,7 @@ def join_continuation(before: str, added: str) -> str:
     return f"{before} {added}" if added[:1].islower() else f"{before}\n\n{added}"
 
 
-def summary_request(previous: str, turns: list[Turn], names: dict[int, str]) -> list[dict[str, str]]:
+def summary_request(previous: str, turns: list[Turn], names: dict[int, str]) -> list[ChatMessage]:
     events = "\n".join(render_turn(t, names) for t in turns)
     return [
         {"role": "system", "content": "You summarize stories faithfully and briefly."},
@@ -102,7 +103,7 @@ def summary_request(previous: str, turns: list[Turn], names: dict[int, str]) -> 
     ]
 
 
-def recap_request(story: Story, summary: str, recent: list[Turn], names: dict[int, str]) -> list[dict[str, str]]:
+def recap_request(story: Story, summary: str, recent: list[Turn], names: dict[int, str]) -> list[ChatMessage]:
     events = "\n".join(render_turn(t, names) for t in recent)
     return [
         {"role": "system", "content": "You write short, dramatic 'previously on' recaps of stories."},

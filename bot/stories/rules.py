@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bot.errors import UserFacingError
 from bot.text import clean_input
-from storage.stories import Player, Story
+from storage.stories import Phase, Player, Story
 from storage.turns import Turn
 from storage.votes import Vote
 
@@ -63,7 +63,7 @@ class StoryOptions:
 
 def whose_turn(story: Story, players: list[Player], round_turns: list[Turn]) -> Player | None:
     """Round-robin: the first player in order who has neither written nor been skipped this round."""
-    if not story.round_robin or story.phase != "turns":
+    if not story.round_robin or story.phase != Phase.TURNS:
         return None
     taken = {t.author_id for t in round_turns if t.kind in ("player", "skip")}
     return next((p for p in players if p.user_id not in taken), None)

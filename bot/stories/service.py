@@ -13,123 +13,36 @@ deadline, open vote) is stored. Methods return an `Outcome` that tells the calle
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-
-import aiosqlite
+from dataclasses import replace
 
 from bot.errors import Conflict, NotAllowed, NotFound
-from bot.llm.client import EngineClient, Sampling
-from bot.llm.tokens import EstimatingCounter, TokenCounter
-from bot.moderation import Actor, ModerationService
-from bot.stories.memory import ContextBuilder
-from bot.stories.prompts import (
-    clean_narration,
-    continue_instruction,
-    join_continuation,
-    opening_instruction,
-    recap_request,
-    round_instruction,
-    stop_sequences,
-    summary_request,
-)
+from bot.moderation import Actor
+from bot.stories.core import NO_STORY
+from bot.stories.narrating import NarrationSteps
+from bot.stories.phases import Phase, doing
+from bot.stories.results import NarrationKind, NarrationPlan, Outcome, StoryView, VoteResult
 from bot.stories.rules import (
     MAX_PINS,
     MAX_PLAYERS,
-    NAME_LIMIT,
     NOTE_LIMIT,
     PIN_LIMIT,
     TURN_LIMIT,
     StoryOptions,
     contributions,
     vote_seconds,
-    vote_winner,
-    whose_turn,
     word_count,
 )
 from bot.text import clean_input, quote
-from storage import guilds
 from storage import stories as repo
 from storage import turns as turn_repo
 from storage import votes as vote_repo
-from storage.db import Database
 from storage.stories import Player, Story
-from storage.turns import Turn, TurnStats
-from storage.votes import Vote
+from storage.turns import Turn
 
-NO_STORY = "There is no story running in this channel. Start one with `/story start`."
-SUMMARY_SHARE = 0.5  # refresh the summary once unsummarised turns exceed this share of the budget
-SUMMARY_CHUNK = 1500  # tokens of turns folded into the summary per refresh
-KEEP_VERBATIM = 4  # the newest turns are never summarised away
+__all__ = ["NO_STORY", "NarrationKind", "NarrationPlan", "Outcome", "StoryService", "StoryView", "VoteResult"]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a change means for whoever drives the story."""
-
-    story: Story
-    turn: Turn | None = None  # the turn that was written, skipped or removed
-    next_player: Player | None = None  # round-robin: whose turn it is now (ping them)
-    skipped: Player | None = None
-    narrate: bool = False  # a narration is due now
-    vote: Vote | None = None  # a vote was opened
-    cancelled_vote: Vote | None = None  # an open vote was closed without a winner (retry, end)
-    player: Player | None = None  # the player who acted, if one did
-    note: str = ""  # something to tell the channel
-
-
-@dataclass(frozen=True)
-class NarrationPlan:
-    story: Story
-    kind: str  # "opening", "round" or "ending"
-    messages: list[dict[str, str]]
-    sampling: Sampling
-    players: list[Player]
-    prompt_tokens: int
-
-
-@dataclass(frozen=True)
-class VoteResult:
-    vote: Vote
-    winner: int
-    tally: list[int]
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
-class StoryView:
-    story: Story
-    players: list[Player]
-    current: Player | None
-    stats: TurnStats
-    round_contributions: int
-    vote: Vote | None
-    ballots: dict[int, int] = field(default_factory=dict)
-
-
-class StoryService:
-    def __init__(
-        self,
-        db: Database,
-        engine: EngineClient,
-        moderation: ModerationService,
-        *,
-        counter: TokenCounter | None = None,
-        prompt_budget: int = 2048,
-        narration_tokens: int = 280,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._db = db
-        self._engine = engine
-        self._moderation = moderation
-        self._now = clock
-        self._narration_tokens = narration_tokens
-        self.memory = ContextBuilder(counter or EstimatingCounter(), prompt_budget)
-
-    def use_counter(self, counter: TokenCounter) -> None:
-        self.memory = ContextBuilder(counter, self.memory.budget)
-
+class StoryService(NarrationSteps):
     # --- lobby --------------------------------------------------------------------------------------
     async def create(
         self, guild_id: int, channel_id: int, starter_id: int, starter_name: str, options: StoryOptions
@@ -171,7 +84,7 @@ class StoryService:
             if len(players) >= MAX_PLAYERS:
                 raise Conflict(f"This story is full ({MAX_PLAYERS} players).")
             player = await repo.join(conn, story.id, user_id, name, self._now())
-            outcome = await self._advance(conn, story) if story.phase == "held" and not players else Outcome(story)
+            outcome = await self._advance(conn, story) if story.phase == Phase.HELD and not players else Outcome(story)
         return outcome, player
 
     async def rename(self, story_id: int, user_id: int, name: str) -> tuple[Player, Player]:
@@ -196,7 +109,7 @@ class StoryService:
             current = await self._current(conn, story, players)
             await repo.leave(conn, story.id, user_id, self._now())
             outcome = Outcome(story)
-            if story.phase == "turns" and (current is None or current.user_id == user_id or len(players) == 1):
+            if story.phase == Phase.TURNS and (current is None or current.user_id == user_id or len(players) == 1):
                 outcome = await self._advance(conn, story)
         return outcome, player
 
@@ -204,11 +117,11 @@ class StoryService:
         async with self._db.transaction() as conn:
             story = await self._story(conn, story_id)
             by_moderator = await self._require_control(story, actor, "start the story")
-            if story.phase != "lobby":
+            if story.phase != Phase.LOBBY:
                 raise Conflict("This story has already started.")
             if not await repo.players(conn, story.id):
                 raise Conflict("Nobody has joined yet.")
-            story = await repo.update(conn, story.id, phase="narrating", round=0)
+            story = await repo.update(conn, story.id, phase=Phase.NARRATING, round=0)
             await self._audit(conn, by_moderator, story, actor, "story.start")
         return Outcome(story, narrate=True)
 
@@ -239,7 +152,7 @@ class StoryService:
             story = await self._open(conn, channel_id)
             mine = [t for t in await turn_repo.in_round(conn, story.id, story.round) if t.author_id == user_id]
             mine = [t for t in mine if t.kind == "player"]
-            if not mine or story.phase not in ("turns", "held"):
+            if not mine or story.phase not in (Phase.TURNS, Phase.HELD):
                 raise NotAllowed(
                     "You can only edit your own turn in the current round, before the narrator weaves it in."
                 )
@@ -253,12 +166,12 @@ class StoryService:
             story = await repo.get(conn, story_id)
             if story is None or story.paused or story.deadline != deadline or self._now() < deadline:
                 return None
-            if story.phase == "voting":
+            if story.phase == Phase.VOTING:
                 vote = await vote_repo.open_for(conn, story.id)
                 return await self._close_vote(conn, story, vote) if vote else None
             players = await repo.players(conn, story.id)
             current = await self._current(conn, story, players)
-            if story.phase != "turns" or current is None:
+            if story.phase != Phase.TURNS or current is None:
                 return None
             skip = await turn_repo.add(
                 conn, story.id, round=story.round, kind="skip", author_id=current.user_id, text="",
@@ -271,8 +184,8 @@ class StoryService:
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
             by_moderator = await self._require_control(story, actor, "undo turns")
-            if story.phase in ("narrating", "voting", "lobby"):
-                raise Conflict(f"Nothing can be undone while the story is {_phase_words(story)}.")
+            if story.phase in (Phase.NARRATING, Phase.VOTING, Phase.LOBBY):
+                raise Conflict(f"Nothing can be undone while the story is {doing(story)}.")
             last = await turn_repo.last(conn, story.id)
             if last is None:
                 raise NotFound("There is nothing to undo yet.")
@@ -281,111 +194,24 @@ class StoryService:
             await turn_repo.delete(conn, last.id)
             await self._audit(conn, by_moderator, story, actor, "story.undo", turn=last.seq, author=last.author_id)
             if last.kind == "narrator":
-                story = await repo.update(conn, story.id, round=last.round, phase="held", deadline=None)
+                story = await repo.update(conn, story.id, round=last.round, phase=Phase.HELD, deadline=None)
                 note = (
                     "The narrator's last part was removed. `/story retry` writes a new one; "
                     "`/story undo` goes further back."
                 )
                 return Outcome(story, turn=last, note=note)
-            story = await repo.update(conn, story.id, phase="turns")
+            story = await repo.update(conn, story.id, phase=Phase.TURNS)
             outcome = await self._advance(conn, story)
         return replace(outcome, turn=last)
-
-    # --- narration ----------------------------------------------------------------------------------
-    async def plan_narration(self, story_id: int) -> NarrationPlan:
-        async with self._db.read() as conn:
-            story = await repo.get(conn, story_id)
-            if story is None or story.phase != "narrating":
-                raise Conflict("This story is not waiting for the narrator.")
-            players = await repo.players(conn, story.id)
-            final = bool(story.max_rounds) and story.round >= story.max_rounds
-            if story.round == 0:
-                kind, instruction = "opening", opening_instruction(players)
-            else:
-                kind = "ending" if final else "round"
-                names = await self._names(conn, story)
-                round_turns = await turn_repo.in_round(conn, story.id, story.round)
-                instruction = round_instruction(round_turns, names, final)
-            prompt = await self.memory.build(conn, story, players, instruction)
-        n = story.choices if kind == "round" and story.choices > 1 else 1
-        sampling = Sampling(
-            max_tokens=self._narration_tokens, temperature=0.85, top_p=0.95, stop=stop_sequences(players), n=n
-        )
-        return NarrationPlan(story, kind, prompt.messages, sampling, players, prompt.tokens)
-
-    async def complete_narration(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> Outcome:
-        """Store what the narrator wrote (or open a vote between its versions) and move the story on.
-
-        `truncated`: the engine stopped at the token limit, so unfinished sentences are trimmed.
-        """
-        options = self.narration_options(plan, texts, truncated)[: max(1, plan.sampling.n)]
-        if not options:
-            return await self.fail_narration(plan.story.id, "The narrator found no words this time.")
-        async with self._db.transaction() as conn:
-            story = await repo.get(conn, plan.story.id)
-            if story is None or story.phase != "narrating" or story.round != plan.story.round:
-                return Outcome(plan.story, note="The story moved on while the narrator wrote; nothing was saved.")
-            if len(options) > 1:
-                deadline = self._now() + vote_seconds(story)
-                vote = await vote_repo.create(conn, story.id, story.round, options, deadline, self._now())
-                story = await repo.update(conn, story.id, phase="voting", deadline=deadline)
-                return Outcome(story, vote=vote)
-            return await self._add_narration(conn, story, options[0], ending=plan.kind == "ending")
-
-    async def plan_continuation(self, turn_id: int, actor: Actor) -> tuple[NarrationPlan, Turn]:
-        """Ask the narrator to go on with a part that time cut short, while it is still the story's last word."""
-        async with self._db.read() as conn:
-            turn = await turn_repo.get(conn, turn_id)
-            story = await repo.get(conn, turn.story_id) if turn else None
-            if turn is None or story is None or turn.kind != "narrator" or story.phase == "ended":
-                raise NotFound("That part of the story is gone or the story is over, so it cannot go on.")
-            await self._require_player_or_control(conn, story, actor)
-            last = await turn_repo.last(conn, story.id)
-            if last is None or last.id != turn.id or story.phase != "turns" or story.paused:
-                raise Conflict("The story has moved on since the narrator stopped, so that part stays as it is.")
-            players = await repo.players(conn, story.id)
-            prompt = await self.memory.build(conn, story, players, continue_instruction())
-        sampling = Sampling(
-            max_tokens=self._narration_tokens, temperature=0.85, top_p=0.95, stop=stop_sequences(players)
-        )
-        return NarrationPlan(story, "continuation", prompt.messages, sampling, players, prompt.tokens), turn
-
-    async def extend_narration(self, plan: NarrationPlan, turn: Turn, text: str, truncated: bool) -> Turn:
-        """Add the narrator's continuation to its part, if nobody has written since. Returns the part."""
-        added = clean_narration(text, plan.players, truncated=truncated)
-        async with self._db.transaction() as conn:
-            last = await turn_repo.last(conn, turn.story_id)
-            if last is None or last.id != turn.id:
-                raise Conflict("The story moved on while the narrator wrote, so nothing was added.")
-            if not added:
-                return last
-            whole = join_continuation(last.text, added)
-            tokens, words = self.memory.counter.count(whole), word_count(whole)
-            await turn_repo.edit(conn, turn.id, whole, tokens, words, self._now())
-        return replace(last, text=whole, tokens=tokens, words=words)
-
-    def narration_options(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> list[str]:
-        """The distinct, non-empty narrations among `texts`, cleaned as they would be stored."""
-        cleaned = (clean_narration(x, plan.players, truncated=truncated) for x in texts)
-        return list(dict.fromkeys(t for t in cleaned if t))
-
-    async def fail_narration(self, story_id: int, reason: str) -> Outcome:
-        async with self._db.transaction() as conn:
-            story = await repo.get(conn, story_id)
-            if story is None:
-                raise NotFound(NO_STORY)
-            if story.phase == "narrating":
-                story = await repo.update(conn, story.id, phase="held", deadline=None)
-        return Outcome(story, note=f"{reason} Nothing was saved; `/story retry` asks the narrator again.")
 
     async def retry(self, channel_id: int, actor: Actor) -> Outcome:
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
             by_moderator = await self._require_player_or_control(conn, story, actor)
-            if story.phase in ("lobby", "narrating") or story.paused:
-                raise Conflict(f"There is nothing to retry while the story is {_phase_words(story)}.")
-            cancelled = await self._cancel_vote(conn, story) if story.phase == "voting" else None
-            if story.phase == "turns":
+            if story.phase in (Phase.LOBBY, Phase.NARRATING) or story.paused:
+                raise Conflict(f"There is nothing to retry while the story is {doing(story)}.")
+            cancelled = await self._cancel_vote(conn, story) if story.phase == Phase.VOTING else None
+            if story.phase == Phase.TURNS:
                 last = await turn_repo.last(conn, story.id)
                 if last is None or last.kind != "narrator":
                     raise Conflict(
@@ -393,7 +219,7 @@ class StoryService:
                     )
                 await turn_repo.delete(conn, last.id)
                 story = await repo.update(conn, story.id, round=last.round)
-            story = await repo.update(conn, story.id, phase="narrating", deadline=None)
+            story = await repo.update(conn, story.id, phase=Phase.NARRATING, deadline=None)
             await self._audit(conn, by_moderator, story, actor, "story.retry")
         return Outcome(story, narrate=True, cancelled_vote=cancelled)
 
@@ -408,44 +234,16 @@ class StoryService:
             self._require_writable(story)
             if not contributions(await turn_repo.in_round(conn, story.id, story.round)):
                 raise Conflict("Nobody has written since the narrator's last part. Add a turn first.")
-            story = await repo.update(conn, story.id, phase="narrating", deadline=None)
+            story = await repo.update(conn, story.id, phase=Phase.NARRATING, deadline=None)
             await self._audit(conn, by_moderator, story, actor, "story.narrate")
         return Outcome(story, narrate=True)
-
-    # --- votes --------------------------------------------------------------------------------------
-    async def cast_vote(self, vote_id: int, user_id: int, choice: int) -> tuple[Vote, bool]:
-        """Record a ballot (players may change it until the vote closes). Returns (vote, everyone voted)."""
-        async with self._db.transaction() as conn:
-            vote = await vote_repo.get(conn, vote_id)
-            if vote is None or vote.closed_at is not None:
-                raise Conflict("This vote is closed.")
-            if not 0 <= choice < len(vote.options):
-                raise NotFound("There is no such option.")
-            players = await repo.players(conn, vote.story_id)
-            if not any(p.user_id == user_id for p in players):
-                raise NotAllowed("Only the story's players can vote.")
-            await vote_repo.cast(conn, vote.id, user_id, choice, self._now())
-            ballots = await vote_repo.ballots(conn, vote.id)
-        return vote, all(p.user_id in ballots for p in players)
-
-    async def set_vote_message(self, vote_id: int, message_id: int) -> None:
-        async with self._db.transaction() as conn:
-            await vote_repo.set_message(conn, vote_id, message_id)
-
-    async def close_vote(self, vote_id: int) -> VoteResult | None:
-        async with self._db.transaction() as conn:
-            vote = await vote_repo.get(conn, vote_id)
-            if vote is None or vote.closed_at is not None:
-                return None
-            story = await self._story(conn, vote.story_id)
-            return await self._close_vote(conn, story, vote)
 
     # --- control ------------------------------------------------------------------------------------
     async def pause(self, channel_id: int, actor: Actor) -> Story:
         async with self._db.transaction() as conn:
             story = await self._open(conn, channel_id)
             by_moderator = await self._require_control(story, actor, "pause the story")
-            if story.paused or story.phase == "lobby":
+            if story.paused or story.phase == Phase.LOBBY:
                 raise Conflict("The story is already paused." if story.paused else "The story has not started.")
             await self._audit(conn, by_moderator, story, actor, "story.pause")
             return await repo.update(conn, story.id, paused=1, deadline=None)
@@ -458,13 +256,13 @@ class StoryService:
                 raise Conflict("The story is not paused.")
             await self._audit(conn, by_moderator, story, actor, "story.resume")
             story = await repo.update(conn, story.id, paused=0)
-            if story.phase == "voting":
+            if story.phase == Phase.VOTING:
                 deadline = self._now() + vote_seconds(story)
                 vote = await vote_repo.open_for(conn, story.id)
                 if vote:
                     await vote_repo.set_deadline(conn, vote.id, deadline)
                 return Outcome(await repo.update(conn, story.id, deadline=deadline))
-            if story.phase == "narrating":  # paused mid-narration, perhaps across a restart: ask again
+            if story.phase == Phase.NARRATING:  # paused mid-narration, perhaps across a restart: ask again
                 return Outcome(story, narrate=True)
             return await self._advance(conn, story, resuming=True)
 
@@ -474,7 +272,7 @@ class StoryService:
             by_moderator = await self._require_control(story, actor, "end the story")
             await self._audit(conn, by_moderator, story, actor, "story.end")
             cancelled = await self._cancel_vote(conn, story)
-            story = await repo.update(conn, story.id, phase="ended", ended_at=self._now(), deadline=None)
+            story = await repo.update(conn, story.id, phase=Phase.ENDED, ended_at=self._now(), deadline=None)
         return Outcome(story, cancelled_vote=cancelled)
 
     async def set_note(self, channel_id: int, actor: Actor, note: str) -> Story:
@@ -506,6 +304,16 @@ class StoryService:
             await self._audit(conn, by_moderator, story, actor, "story.unpin", pin=pin_id, fact=removed.text)
 
     # --- reading ------------------------------------------------------------------------------------
+    async def story_in(self, channel_id: int) -> Story:
+        """The channel's open story: what a command typed there refers to. Raises NotFound."""
+        async with self._db.read() as conn:
+            return await self._open(conn, channel_id)
+
+    async def player(self, story_id: int, user_id: int) -> Player | None:
+        """The user's character in the story, if they play in it."""
+        async with self._db.read() as conn:
+            return next((p for p in await repo.players(conn, story_id) if p.user_id == user_id), None)
+
     async def view(self, channel_id: int) -> StoryView:
         async with self._db.read() as conn:
             story = await self._open(conn, channel_id)
@@ -530,178 +338,3 @@ class StoryService:
             if story is None:
                 raise NotFound("No story has been told in this channel yet.")
             return story, await repo.players(conn, story.id, active_only=False), await turn_repo.all_of(conn, story.id)
-
-    async def recap(self, channel_id: int) -> tuple[Story, str]:
-        """A "previously on…" recap, written fresh from the summary and the latest turns (not stored)."""
-        async with self._db.read() as conn:
-            story = await self._open(conn, channel_id)
-            recent = await turn_repo.recent(conn, story.id, limit=12, after_seq=story.summary_upto)
-            messages = recap_request(story, story.summary, recent, await self._names(conn, story))
-        sampling = Sampling(max_tokens=160, temperature=0.7)
-        result = await self._engine.complete(messages, tenant=str(story.guild_id), sampling=sampling)
-        return story, clean_narration(result.text, [])
-
-    async def refresh_summary(self, story_id: int) -> bool:
-        """Fold the oldest unsummarised turns into the rolling summary, once they take up too much room."""
-        budget = self.memory.budget
-        async with self._db.read() as conn:
-            story = await self._story(conn, story_id)
-            if await turn_repo.unsummarized_tokens(conn, story.id, story.summary_upto) < budget * SUMMARY_SHARE:
-                return False
-            latest = await turn_repo.last(conn, story.id)
-            keep_verbatim = (latest.seq if latest else 0) - KEEP_VERBATIM
-            window = await turn_repo.oldest(
-                conn, story.id, after_seq=story.summary_upto, upto_seq=keep_verbatim, limit=400
-            )
-            chunk, used = [], 0
-            for turn in window:
-                if used + turn.tokens > SUMMARY_CHUNK and chunk:
-                    break
-                chunk.append(turn)
-                used += turn.tokens
-            names = await self._names(conn, story)
-        if not chunk:
-            return False
-        messages = summary_request(story.summary, chunk, names)
-        result = await self._engine.complete(
-            messages, tenant=str(story.guild_id), sampling=Sampling(max_tokens=220, temperature=0.3)
-        )
-        summary = clean_narration(result.text, [])
-        if not summary:
-            return False
-        async with self._db.transaction() as conn:
-            current = await self._story(conn, story.id)
-            if current.summary_upto != story.summary_upto:
-                return False  # another refresh won
-            await repo.update(conn, story.id, summary=summary, summary_upto=chunk[-1].seq)
-        return True
-
-    # --- internals ----------------------------------------------------------------------------------
-    async def _advance(self, conn: aiosqlite.Connection, story: Story, resuming: bool = False) -> Outcome:
-        """After a change in the turn phase: whose turn is it, or is the narrator due?
-
-        A round that everyone skipped pauses the story; resuming it lets the world move on (the narrator
-        answers the empty round) instead of pausing again at once.
-        """
-        if story.phase not in ("turns", "held") or story.paused:
-            return Outcome(story)
-        players = await repo.players(conn, story.id)
-        if not players:
-            story = await repo.update(conn, story.id, phase="held", deadline=None)
-            return Outcome(story, note="Everyone has left, so the story waits. Anyone can `/story join`.")
-        story = await repo.update(conn, story.id, phase="turns")
-        round_turns = await turn_repo.in_round(conn, story.id, story.round)
-        if story.round_robin:
-            current = whose_turn(story, players, round_turns)
-            if current is not None:
-                deadline = self._now() + story.turn_timeout if story.turn_timeout else None
-                return Outcome(await repo.update(conn, story.id, deadline=deadline), next_player=current)
-            if not contributions(round_turns) and not resuming:
-                story = await repo.update(conn, story.id, paused=1, deadline=None)
-                return Outcome(
-                    story, note="Nobody wrote this round, so the story is paused. `/story resume` continues it."
-                )
-        elif contributions(round_turns) < story.narrate_every:
-            return Outcome(story)
-        story = await repo.update(conn, story.id, phase="narrating", deadline=None)
-        return Outcome(story, narrate=True)
-
-    async def _add_narration(self, conn: aiosqlite.Connection, story: Story, text: str, ending: bool) -> Outcome:
-        turn = await turn_repo.add(
-            conn, story.id, round=story.round, kind="narrator", author_id=None, text=text,
-            tokens=self.memory.counter.count(text), words=word_count(text), now=self._now(),
-        )  # fmt: skip
-        if ending:
-            story = await repo.update(conn, story.id, phase="ended", ended_at=self._now(), deadline=None)
-            return Outcome(story, turn=turn)
-        story = await repo.update(conn, story.id, round=story.round + 1, phase="turns")
-        return replace(await self._advance(conn, story), turn=turn)
-
-    async def _close_vote(self, conn: aiosqlite.Connection, story: Story, vote: Vote) -> VoteResult:
-        winner, tally = vote_winner(vote, await vote_repo.ballots(conn, vote.id))
-        await vote_repo.close(conn, vote.id, winner, self._now())
-        ending = bool(story.max_rounds) and story.round >= story.max_rounds
-        story = await repo.update(conn, story.id, phase="narrating")
-        outcome = await self._add_narration(conn, story, vote.options[winner], ending=ending)
-        return VoteResult(replace(vote, winner=winner, closed_at=self._now()), winner, tally, outcome)
-
-    async def _cancel_vote(self, conn: aiosqlite.Connection, story: Story) -> Vote | None:
-        """Close the story's open vote without a winner; returns it as closed (its message must say so)."""
-        vote = await vote_repo.open_for(conn, story.id)
-        if vote is None:
-            return None
-        await vote_repo.close(conn, vote.id, None, self._now())
-        return replace(vote, closed_at=self._now())
-
-    async def _current(self, conn: aiosqlite.Connection, story: Story, players: list[Player]) -> Player | None:
-        return whose_turn(story, players, await turn_repo.in_round(conn, story.id, story.round))
-
-    async def _view(self, conn: aiosqlite.Connection, story: Story) -> StoryView:
-        players = await repo.players(conn, story.id)
-        round_turns = await turn_repo.in_round(conn, story.id, story.round)
-        vote = await vote_repo.open_for(conn, story.id) if story.phase == "voting" else None
-        ballots = await vote_repo.ballots(conn, vote.id) if vote else {}
-        return StoryView(
-            story, players, whose_turn(story, players, round_turns), await turn_repo.stats(conn, story.id),
-            contributions(round_turns), vote, ballots,
-        )  # fmt: skip
-
-    async def _names(self, conn: aiosqlite.Connection, story: Story) -> dict[int, str]:
-        return {p.user_id: p.name for p in await repo.players(conn, story.id, active_only=False)}
-
-    async def _open(self, conn: aiosqlite.Connection, channel_id: int) -> Story:
-        story = await repo.open_in_channel(conn, channel_id)
-        if story is None:
-            raise NotFound(NO_STORY)
-        return story
-
-    async def _story(self, conn: aiosqlite.Connection, story_id: int) -> Story:
-        story = await repo.get(conn, story_id)
-        if story is None or story.phase == "ended":
-            raise NotFound("That story is over.")
-        return story
-
-    def _require_writable(self, story: Story) -> None:
-        if story.paused:
-            raise Conflict("The story is paused. A moderator or the starter can `/story resume` it.")
-        if story.phase != "turns":
-            raise Conflict(f"You cannot add a turn while the story is {_phase_words(story)}.")
-
-    async def _require_control(self, story: Story, actor: Actor, what: str) -> bool:
-        """The starter may; so may a moderator. True when it takes a moderator's rights (then it is audited)."""
-        if actor.user_id == story.starter_id:
-            return False
-        if not await self._moderation.is_moderator(actor):
-            raise NotAllowed(f"Only the person who started this story, or a moderator, can {what}.")
-        return True
-
-    async def _require_player_or_control(self, conn: aiosqlite.Connection, story: Story, actor: Actor) -> bool:
-        if any(p.user_id == actor.user_id for p in await repo.players(conn, story.id)):
-            return False
-        return await self._require_control(story, actor, "do that")
-
-    async def _audit(
-        self, conn: aiosqlite.Connection, by_moderator: bool, story: Story, actor: Actor, action: str, **detail: object
-    ) -> None:
-        """A moderator acting on someone else's story is recorded, in the same transaction as the change."""
-        if by_moderator:
-            await guilds.audit(
-                conn, story.guild_id, actor.user_id, action,
-                channel=story.channel_id, starter=story.starter_id, title=story.title, **detail,
-            )  # fmt: skip
-
-    def _name(self, name: str) -> str:
-        return clean_input(name, field="character name", max_length=NAME_LIMIT, multiline=False)
-
-
-def _phase_words(story: Story) -> str:
-    if story.paused:
-        return "paused"
-    return {
-        "lobby": "still gathering players",
-        "narrating": "waiting for the narrator",
-        "voting": "voting on what happens next",
-        "held": "waiting for `/story retry`",
-        "turns": "taking turns",
-        "ended": "over",
-    }[story.phase]

@@ -6,6 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import Taleweaver
 from bot.errors import NotAllowed
 from bot.llm.client import EngineError
 from cogs.admin.audit import render_log
@@ -56,7 +57,7 @@ class HelpPages(discord.ui.View):
 
 
 class Admin(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: Taleweaver) -> None:
         self.bot = bot
 
     @app_commands.command(name="help", description="Every Taleweaver command, with examples.")
@@ -74,16 +75,14 @@ class Admin(commands.Cog):
         except EngineError as exc:
             embed.add_field(name="Engine", value=f"unreachable: {exc}", inline=False)
         else:
-            state = str(health.get("status", "unknown"))
-            embed.add_field(name="Engine", value=state + (f" ({health['progress']})" if state == "loading" else ""))
-            embed.add_field(name="Model", value=str(health.get("model") or "?"))
-            embed.add_field(name="Device", value=str(health.get("device") or "?"))
-            embed.add_field(name="Quantization", value=str(health.get("quantization") or "none"))
-            embed.add_field(
-                name="Queue", value=f"{health.get('queue_depth', 0)} waiting · {health.get('running', 0)} writing"
-            )
-            if "uptime_s" in health:
-                embed.add_field(name="Engine uptime", value=_duration(float(health["uptime_s"])))
+            state = health.status
+            embed.add_field(name="Engine", value=state + (f" ({health.progress})" if state == "loading" else ""))
+            embed.add_field(name="Model", value=health.model or "?")
+            embed.add_field(name="Device", value=health.device or "?")
+            embed.add_field(name="Quantization", value=health.quantization or "none")
+            embed.add_field(name="Queue", value=f"{health.queue_depth} waiting · {health.running} writing")
+            if health.uptime_s is not None:
+                embed.add_field(name="Engine uptime", value=_duration(health.uptime_s))
         embed.timestamp = discord.utils.utcnow()
         await interaction.followup.send(embed=embed, ephemeral=True)
 

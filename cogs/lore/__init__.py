@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from discord.ext import commands
-
+from bot.app import Taleweaver
 from cogs.lore.cog import Lore
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: Taleweaver) -> None:
     await bot.add_cog(Lore(bot))

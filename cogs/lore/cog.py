@@ -6,14 +6,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import Taleweaver
 from bot.text import quote, truncate
-from cogs.ui import NO_PINGS, actor_of, in_guild
+from cogs.ui import NO_PINGS, actor_of, channel_of, in_guild
 
 
 class Lore(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: Taleweaver) -> None:
         self.bot = bot
-        self.service = bot.lore  # type: ignore[attr-defined]
+        self.service = bot.lore
 
     lore = app_commands.Group(
         name="lore", description="World facts the narrator recalls when they come up.", guild_only=True
@@ -29,7 +30,7 @@ class Lore(commands.Cog):
         self, interaction: discord.Interaction, keys: str, content: str, order: app_commands.Range[int, 0, 1000] = 100
     ) -> None:
         in_guild(interaction)
-        entry = await self.service.add(actor_of(interaction), interaction.channel_id, keys, content, order)
+        entry = await self.service.add(actor_of(interaction), channel_of(interaction), keys, content, order)
         await interaction.response.send_message(
             f"📖 Lore #{entry.id} added, triggered by {', '.join(f'`{quote(k, 40)}`' for k in entry.keys)}.",
             ephemeral=True,
@@ -37,7 +38,7 @@ class Lore(commands.Cog):
 
     @lore.command(name="list", description="The lore entries of this channel.")
     async def list(self, interaction: discord.Interaction) -> None:
-        entries = await self.service.entries(interaction.channel_id)
+        entries = await self.service.entries(channel_of(interaction))
         if not entries:
             await interaction.response.send_message(
                 "📖 No lore here yet. `/lore add` creates an entry.", ephemeral=True
@@ -54,5 +55,5 @@ class Lore(commands.Cog):
     @lore.command(name="remove", description="Remove a lore entry (moderators or the story's starter).")
     @app_commands.describe(id="The entry's number, from /lore list")
     async def remove(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
-        entry = await self.service.remove(actor_of(interaction), interaction.channel_id, id)
+        entry = await self.service.remove(actor_of(interaction), channel_of(interaction), id)
         await interaction.response.send_message(f"🗑️ Lore #{entry.id} removed.", ephemeral=True)

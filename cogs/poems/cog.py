@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import Taleweaver
 from bot.errors import Conflict, NotFound, describe
 from bot.llm.client import EngineError, Queued, TextDelta
 from bot.poems import DEFAULT_FORM, FORMS, PoemDone, PoemRequest
@@ -32,7 +33,7 @@ def header(poem: Poem) -> str:
 
 
 class Poems(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: Taleweaver) -> None:
         self.bot = bot
         self._writing: set[int] = set()  # poems being (re)written right now
 
@@ -160,9 +161,10 @@ class Poems(commands.Cog):
     async def _mark_interrupted(self, record: Unfinished, poem: Poem) -> None:
         assert record.message_id is not None
         message: discord.Message | discord.WebhookMessage
-        if record.interaction_token and time.time() - record.started_at < TOKEN_LIFETIME:
+        application_id = self.bot.application_id
+        if record.interaction_token and application_id and time.time() - record.started_at < TOKEN_LIFETIME:
             # Through the interaction's token: the route Discord supports for editing its responses.
-            hook = discord.Webhook.partial(self.bot.application_id, record.interaction_token, client=self.bot)
+            hook = discord.Webhook.partial(application_id, record.interaction_token, client=self.bot)
             message = await hook.fetch_message(record.message_id)
         else:
             message = await self.bot.get_partial_messageable(record.channel_id).fetch_message(record.message_id)

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol, runtime_checkable
 
 import discord
 
+from cogs.ui import cog_of
 from storage.poems import Poem
+
+
+@runtime_checkable
+class PoemHandlers(Protocol):
+    """What the buttons call on the Poems cog (which imports this module)."""
+
+    def on_button(self, interaction: discord.Interaction, action: str, poem_id: int) -> Awaitable[None]: ...
+
 
 ACTIONS = {
     "continue": ("Continue", "⏩", discord.ButtonStyle.primary),
@@ -39,8 +49,7 @@ class PoemButton(
         return cls(match["action"], int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction) -> Any:
-        cog = interaction.client.get_cog("Poems")  # type: ignore[attr-defined]
-        await cog.on_button(interaction, self.action, self.poem_id)
+        await cog_of(interaction, "Poems", PoemHandlers).on_button(interaction, self.action, self.poem_id)
 
 
 def poem_view(poem: Poem, *, written: bool = True, cut_short: bool = False) -> discord.ui.View:

@@ -8,13 +8,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import Taleweaver
 from bot.stories.export import export_story
+from bot.stories.phases import Phase
 from bot.stories.rules import TURN_LIMIT, StoryOptions, parse_duration
 from bot.text import InputProblem, echo, quote
 from cogs.stories.render import lobby_embed, status_embed, turn_message, vote_embed
 from cogs.stories.runner import StoryRunner
 from cogs.stories.views import ContinueButton, LobbyButton, TurnModal, VoteButton, lobby_view
-from cogs.ui import NO_PINGS, actor_of, defer_public, guarded, in_guild
+from cogs.ui import NO_PINGS, actor_of, channel_of, defer_public, guarded, in_guild
 
 MODES = [
     app_commands.Choice(name="Round-robin: players take turns in order", value="round-robin"),
@@ -29,10 +31,10 @@ FORMATS = [app_commands.Choice(name="Markdown", value="markdown"), app_commands.
 
 
 class Stories(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: Taleweaver) -> None:
         self.bot = bot
-        self.service = bot.stories  # type: ignore[attr-defined]
-        self.runner = StoryRunner(bot, self.service)
+        self.service = bot.stories
+        self.runner = StoryRunner(bot, self.service, bot.narrator)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(LobbyButton, VoteButton, ContinueButton)
@@ -52,7 +54,8 @@ class Stories(commands.Cog):
         rounds="Rounds until the ending (0 = until /story end)", narrate_every="Free mode: contributions per narration",
         choices="Let players vote between continuations",
     )  # fmt: skip
-    @app_commands.choices(mode=MODES, choices=CHOICES)
+    @app_commands.choices(mode=MODES)
+    @app_commands.choices(choices=CHOICES)
     async def start(
         self, interaction: discord.Interaction, title: str, genre: str, premise: str, mode: str = "round-robin",
         turn_timeout: str = "", rounds: app_commands.Range[int, 0, 100] = 0,
@@ -63,7 +66,7 @@ class Stories(commands.Cog):
         )
         user = interaction.user
         story = await self.service.create(
-            in_guild(interaction), interaction.channel_id, user.id, user.display_name, options
+            in_guild(interaction), channel_of(interaction), user.id, user.display_name, options
         )
         view = await self.service.view_of(story.id)
         await interaction.response.send_message(embed=lobby_embed(view), view=lobby_view(story.id, started=False))
@@ -75,16 +78,16 @@ class Stories(commands.Cog):
         character="Your character's name (default: your display name); if you play already, a new one"
     )
     async def join(self, interaction: discord.Interaction, character: str = "") -> None:
-        view = await self.service.view(interaction.channel_id)
+        story = await self.service.story_in(channel_of(interaction))
         user = interaction.user
-        if character and any(p.user_id == user.id for p in view.players):
-            before, after = await self.service.rename(view.story.id, user.id, character)
+        if character and await self.service.player(story.id, user.id) is not None:
+            before, after = await self.service.rename(story.id, user.id, character)
             await interaction.response.send_message(
                 f"🪪 <@{user.id}> now plays **{quote(after.name, 40)}** (was **{quote(before.name, 40)}**).",
                 allowed_mentions=NO_PINGS,
             )
             return
-        outcome, player = await self.service.join(view.story.id, user.id, character or user.display_name)
+        outcome, player = await self.service.join(story.id, user.id, character or user.display_name)
         await interaction.response.send_message(
             f"🙋 <@{player.user_id}> joins the story as **{quote(player.name, 40)}**.", allowed_mentions=NO_PINGS
         )
@@ -92,8 +95,8 @@ class Stories(commands.Cog):
 
     @story.command(name="leave", description="Leave the story in this channel.")
     async def leave(self, interaction: discord.Interaction) -> None:
-        view = await self.service.view(interaction.channel_id)
-        outcome, player = await self.service.leave(view.story.id, interaction.user.id)
+        story = await self.service.story_in(channel_of(interaction))
+        outcome, player = await self.service.leave(story.id, interaction.user.id)
         await interaction.response.send_message(
             f"👋 **{quote(player.name, 40)}** leaves the story.", allowed_mentions=NO_PINGS
         )
@@ -112,7 +115,7 @@ class Stories(commands.Cog):
             outcome, notice = await self.service.begin(story_id, actor_of(interaction)), ""
         view = await self.service.view_of(story_id)
         await interaction.response.edit_message(
-            embed=lobby_embed(view), view=lobby_view(story_id, started=view.story.phase != "lobby")
+            embed=lobby_embed(view), view=lobby_view(story_id, started=view.story.phase != Phase.LOBBY)
         )
         if notice:
             await interaction.followup.send(notice, ephemeral=True)
@@ -140,13 +143,13 @@ class Stories(commands.Cog):
         """Shared by /story add, the modal and /story edit. A rejected draft is handed back, never lost."""
         try:
             if edit:
-                turn = await self.service.edit_last(interaction.channel_id, interaction.user.id, text)
+                turn = await self.service.edit_last(channel_of(interaction), interaction.user.id, text)
                 await interaction.response.send_message(
                     f"✏️ <@{interaction.user.id}> edited their turn:\n{echo(turn.text)}",
                     allowed_mentions=NO_PINGS,
                 )
                 return
-            outcome = await self.service.add_turn(interaction.channel_id, interaction.user.id, text)
+            outcome = await self.service.add_turn(channel_of(interaction), interaction.user.id, text)
         except InputProblem as problem:
             await interaction.response.send_message(
                 f"⚠️ {problem} Your text is attached so nothing is lost.",
@@ -162,7 +165,7 @@ class Stories(commands.Cog):
 
     @story.command(name="undo", description="Remove the last turn (the starter or a moderator).")
     async def undo(self, interaction: discord.Interaction) -> None:
-        outcome = await self.service.undo(interaction.channel_id, actor_of(interaction))
+        outcome = await self.service.undo(channel_of(interaction), actor_of(interaction))
         turn = outcome.turn
         whose = (
             "the narrator's part"
@@ -177,13 +180,13 @@ class Stories(commands.Cog):
     # --- the narrator -------------------------------------------------------------------------------
     @story.command(name="retry", description="Ask the narrator for a new version of its last part.")
     async def retry(self, interaction: discord.Interaction) -> None:
-        outcome = await self.service.retry(interaction.channel_id, actor_of(interaction))
+        outcome = await self.service.retry(channel_of(interaction), actor_of(interaction))
         await interaction.response.send_message("🔄 The narrator tries again…")
         await self.runner.apply(outcome)
 
     @story.command(name="narrate", description="Free mode: ask the narrator to continue now.")
     async def narrate(self, interaction: discord.Interaction) -> None:
-        outcome = await self.service.narrate_now(interaction.channel_id, actor_of(interaction))
+        outcome = await self.service.narrate_now(channel_of(interaction), actor_of(interaction))
         await interaction.response.send_message("📖 The narrator takes up the tale…")
         await self.runner.apply(outcome)
 
@@ -212,19 +215,19 @@ class Stories(commands.Cog):
     # --- control ------------------------------------------------------------------------------------
     @story.command(name="pause", description="Pause the story: no turns, no timers (the starter or a moderator).")
     async def pause(self, interaction: discord.Interaction) -> None:
-        story = await self.service.pause(interaction.channel_id, actor_of(interaction))
+        story = await self.service.pause(channel_of(interaction), actor_of(interaction))
         self.runner.arm(story)
         await interaction.response.send_message("⏸️ The story is paused. `/story resume` continues it.")
 
     @story.command(name="resume", description="Resume a paused story.")
     async def resume(self, interaction: discord.Interaction) -> None:
-        outcome = await self.service.resume(interaction.channel_id, actor_of(interaction))
+        outcome = await self.service.resume(channel_of(interaction), actor_of(interaction))
         await interaction.response.send_message("▶️ The story continues.")
         await self.runner.apply(outcome)
 
     @story.command(name="end", description="End the story and post the whole of it as a file.")
     async def end(self, interaction: discord.Interaction) -> None:
-        outcome = await self.service.end(interaction.channel_id, actor_of(interaction))
+        outcome = await self.service.end(channel_of(interaction), actor_of(interaction))
         self.runner.cancel(outcome.story.id)
         await interaction.response.send_message(
             f"🏁 <@{interaction.user.id}> ended the story.", allowed_mentions=NO_PINGS
@@ -234,14 +237,14 @@ class Stories(commands.Cog):
     @story.command(name="note", description="Set the author's note that steers the narrator (empty clears it).")
     @app_commands.describe(text="e.g. 'Keep it light-hearted' or 'A storm is coming'")
     async def note(self, interaction: discord.Interaction, text: str = "") -> None:
-        story = await self.service.set_note(interaction.channel_id, actor_of(interaction), text)
+        story = await self.service.set_note(channel_of(interaction), actor_of(interaction), text)
         shown = f"“{quote(story.author_note, 300)}”" if story.author_note else "cleared"
         await interaction.response.send_message(f"📝 Author's note {shown}.", ephemeral=True)
 
     @story.command(name="pin", description="Pin a fact the narrator must never forget.")
     @app_commands.describe(fact="e.g. 'Mira is afraid of water'")
     async def pin(self, interaction: discord.Interaction, fact: str) -> None:
-        pin = await self.service.pin(interaction.channel_id, actor_of(interaction), fact)
+        pin = await self.service.pin(channel_of(interaction), actor_of(interaction), fact)
         await interaction.response.send_message(
             f"📌 Pinned fact #{pin.id}: {quote(pin.text, 300)}", allowed_mentions=NO_PINGS
         )
@@ -249,13 +252,13 @@ class Stories(commands.Cog):
     @story.command(name="unpin", description="Remove a pinned fact.")
     @app_commands.describe(id="The fact's number, from /story pins")
     async def unpin(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
-        await self.service.unpin(interaction.channel_id, actor_of(interaction), id)
+        await self.service.unpin(channel_of(interaction), actor_of(interaction), id)
         await interaction.response.send_message(f"📌 Unpinned fact #{id}.", ephemeral=True)
 
     # --- reading ------------------------------------------------------------------------------------
     @story.command(name="pins", description="The facts pinned in this story.")
     async def pins(self, interaction: discord.Interaction) -> None:
-        pins = await self.service.pins(interaction.channel_id)
+        pins = await self.service.pins(channel_of(interaction))
         text = "\n".join(f"`#{p.id}` {quote(p.text, 300)}" for p in pins) or "No facts pinned. `/story pin` adds one."
         await interaction.response.send_message(
             f"📌 **Pinned facts**\n{text}"[:2000], ephemeral=True, allowed_mentions=NO_PINGS
@@ -263,13 +266,13 @@ class Stories(commands.Cog):
 
     @story.command(name="status", description="Players, whose turn it is, the round and the word count.")
     async def status(self, interaction: discord.Interaction) -> None:
-        view = await self.service.view(interaction.channel_id)
+        view = await self.service.view(channel_of(interaction))
         await interaction.response.send_message(embed=status_embed(view), ephemeral=True, allowed_mentions=NO_PINGS)
 
     @story.command(name="recap", description="“Previously on…”: a short recap of the story so far.")
     async def recap(self, interaction: discord.Interaction) -> None:
         await defer_public(interaction)
-        story, text = await self.service.recap(interaction.channel_id)
+        story, text = await self.bot.narrator.recap(channel_of(interaction))
         interaction.extras["public_defer_pending"] = False
         body = echo(text) or "…the story has barely begun."
         await interaction.edit_original_response(
@@ -280,7 +283,7 @@ class Stories(commands.Cog):
     @story.command(name="export", description="The whole story as a file, with credits and chapters.")
     @app_commands.choices(format=FORMATS)
     async def export(self, interaction: discord.Interaction, format: str = "markdown") -> None:
-        story, players, turns = await self.service.transcript(interaction.channel_id)
+        story, players, turns = await self.service.transcript(channel_of(interaction))
         await interaction.response.defer(thinking=True)
         file = export_story(story, players, turns, format, await self.runner.model_name())
         await interaction.followup.send(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 
+from bot.stories.phases import Phase, status
 from bot.stories.service import StoryView
 from bot.text import echo, quote, truncate
 from storage.stories import Player, Story
@@ -11,14 +12,6 @@ from storage.votes import Vote
 
 COLOUR = discord.Colour.dark_teal()
 NARRATOR = "📖 **The narrator**"
-PHASES = {
-    "lobby": "🚪 Gathering players",
-    "turns": "✍️ Players' turns",
-    "narrating": "📖 The narrator is writing",
-    "voting": "🗳️ Voting on what happens next",
-    "held": "⏸️ Waiting for `/story retry`",
-    "ended": "🏁 Ended",
-}
 
 
 def mode_line(story: Story) -> str:
@@ -41,7 +34,7 @@ def lobby_embed(view: StoryView) -> discord.Embed:
     embed.add_field(
         name=f"Players ({len(view.players)})", value=player_list(view.players) or "nobody yet", inline=False
     )
-    state = PHASES[story.phase] if story.phase != "lobby" else "Press **Join**; the starter presses **Start**."
+    state = status(story.phase) if story.phase != Phase.LOBBY else "Press **Join**; the starter presses **Start**."
     embed.add_field(name="Status", value=state, inline=False)
     return embed
 
@@ -57,7 +50,7 @@ def player_list(players: list[Player], current: Player | None = None) -> str:
 def status_embed(view: StoryView) -> discord.Embed:
     story = view.story
     embed = discord.Embed(title=f"📚 {echo(truncate(story.title, 240))}", colour=COLOUR)
-    phase = PHASES[story.phase] + (" · ⏸️ paused" if story.paused else "")
+    phase = status(story.phase) + (" · ⏸️ paused" if story.paused else "")
     embed.add_field(name="Status", value=phase)
     round_text = "opening" if story.round == 0 else str(story.round)
     if story.max_rounds:
@@ -70,7 +63,7 @@ def status_embed(view: StoryView) -> discord.Embed:
     if view.current:
         due = f" · skipped <t:{int(story.deadline)}:R>" if story.deadline else ""
         embed.add_field(name="Whose turn", value=f"<@{view.current.user_id}>{due}", inline=False)
-    elif not story.round_robin and story.phase == "turns":
+    elif not story.round_robin and story.phase == Phase.TURNS:
         left = max(0, story.narrate_every - view.round_contributions)
         embed.add_field(name="Narrator", value=f"answers after {left} more contribution(s), or `/story narrate`")
     if view.vote:

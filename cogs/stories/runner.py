@@ -1,4 +1,4 @@
-"""The background life of stories: turn and vote timers, narrations, summaries.
+"""The background life of stories: turn and vote timers, and showing what the narrator writes.
 
 One runner for all channels. Each story has at most one timer task and one narration task; both are
 re-created from the database after a restart (`restore`), so a story resumes exactly where it was.
@@ -12,6 +12,7 @@ posted again), so that closing it later also closes its message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import time
@@ -20,12 +21,23 @@ from typing import Any
 
 import discord
 
-from bot.errors import Conflict, NotFound, describe
-from bot.llm.client import EngineError, Finished, Queued, TextDelta
+from bot.app import Taleweaver
+from bot.errors import Conflict
+from bot.llm.client import Queued, TextDelta
 from bot.stories.export import export_story
-from bot.stories.prompts import clean_narration, join_continuation
-from bot.stories.service import NarrationPlan, Outcome, StoryService, VoteResult
-from bot.streaming import StreamRenderer, interrupted
+from bot.stories.narration import (
+    Choosing,
+    ContinuationDone,
+    ContinuationFailed,
+    NarrationDone,
+    NarrationFailed,
+    Narrator,
+    VoteChoices,
+)
+from bot.stories.phases import Phase
+from bot.stories.results import NarrationPlan, Outcome, VoteResult
+from bot.stories.service import StoryService
+from bot.streaming import interrupted
 from bot.text import echo, quote
 from cogs.stories.render import NARRATOR, narrator_header, vote_embed, vote_result
 from cogs.stories.views import continue_view, vote_view
@@ -44,9 +56,10 @@ GO_ON = f"{CUT_SHORT} **Continue** asks for the rest."
 
 
 class StoryRunner:
-    def __init__(self, bot: Any, service: StoryService) -> None:
+    def __init__(self, bot: Taleweaver, service: StoryService, narrator: Narrator) -> None:
         self.bot = bot
         self.service = service
+        self.narrator = narrator
         self._timers: dict[int, asyncio.Task[None]] = {}
         self._narrations: dict[int, asyncio.Task[None]] = {}
         self._continuing: set[int] = set()  # narrator turns being continued right now
@@ -59,10 +72,10 @@ class StoryRunner:
             await self._tidy(record)
         stories = await self.service.open_stories()
         for story in stories:
-            if story.phase == "voting":
+            if story.phase == Phase.VOTING:
                 await self._restore_vote_message(story)
             self.arm(story)
-            if story.phase == "narrating" and not story.paused:
+            if story.phase == Phase.NARRATING and not story.paused:
                 self.narrate(story.id)
         if stories:
             log.info("resumed %d open stories", len(stories))
@@ -99,7 +112,7 @@ class StoryRunner:
             await self._close_vote_message(channel, story, result.cancelled_vote)
         if channel is not None:
             await self._announce(channel, result)
-        if story.phase == "ended":
+        if story.phase == Phase.ENDED:
             self.cancel(story.id)
             if channel is not None:
                 await self.post_ending(channel, story)
@@ -146,7 +159,7 @@ class StoryRunner:
         """The vote's message: by its stored id, or found by its buttons (and then stored)."""
         button = f"story:vote:{vote.id}:0"
         message = await own_message(
-            channel, vote.message_id, bot_id=self.bot.user.id, since=vote.created_at,
+            channel, vote.message_id, bot_id=self._bot_id(), since=vote.created_at,
             matches=lambda m: button in custom_ids(m),
         )  # fmt: skip
         if message is not None and vote.message_id is None:
@@ -200,7 +213,7 @@ class StoryRunner:
         old = self._timers.pop(story.id, None)
         if old is not None and old is not asyncio.current_task():
             old.cancel()
-        if story.deadline is None or story.paused or story.phase not in ("turns", "voting"):
+        if story.deadline is None or story.paused or story.phase not in (Phase.TURNS, Phase.VOTING):
             return
         self._timers[story.id] = self._spawn(self._timer(story.id, story.deadline), f"story-{story.id}-timer")
 
@@ -216,56 +229,79 @@ class StoryRunner:
         self._narrations[story_id] = self._spawn(self._narrate(story_id), f"story-{story_id}-narration")
 
     async def _narrate(self, story_id: int) -> None:
-        try:
-            plan = await self.service.plan_narration(story_id)
-        except (Conflict, NotFound):
+        plan = await self.narrator.plan(story_id)
+        if plan is None:
             self._narrations.pop(story_id, None)
             return  # the story moved on (ended, undone) before the narrator started
         channel = await self.channel(plan.story.channel_id)
         if channel is None:
             return
         try:
-            if plan.sampling.n > 1:
-                outcome = await self._narrate_choices(channel, plan)
-            else:
-                async with self.bot.unfinished.track("narration", story_id, plan.story.channel_id) as tracker:
-                    outcome = await self._narrate_stream(channel, plan, tracker.placed)
-        except EngineError as exc:
-            outcome = await self.service.fail_narration(story_id, describe(exc) or "The narrator stumbled.")
+            kind = "notice" if plan.for_vote else "narration"
+            async with self.bot.unfinished.track(kind, story_id, plan.story.channel_id) as tracker:
+                if plan.for_vote:
+                    outcome = await self._show_choices(channel, plan, tracker.placed)
+                else:
+                    outcome = await self._show_stream(channel, plan, tracker.placed)
         except discord.HTTPException:
             log.exception("Discord refused a narration message in story %s", story_id)
-            outcome = await self.service.fail_narration(story_id, "Discord did not accept the narrator's message.")
+            outcome = await self.narrator.fail(story_id, "Discord did not accept the narrator's message.")
         finally:
             self._narrations.pop(story_id, None)
         await self.apply(outcome)
-        if outcome.turn is not None and outcome.turn.kind == "narrator" and outcome.story.phase != "ended":
-            self._spawn(self.service.refresh_summary(story_id), f"story-{story_id}-summary")
+        self._spawn(self.narrator.after(outcome), f"story-{story_id}-summary")
 
-    async def _narrate_stream(
-        self, channel: discord.abc.Messageable, plan: NarrationPlan, on_message: OnMessage | None = None
+    async def _show_stream(
+        self, channel: discord.abc.Messageable, plan: NarrationPlan, on_message: OnMessage
     ) -> Outcome:
-        """Stream one continuation into a new message. If the model wrote nothing usable (a small model
-        sometimes only echoes its prompt or starts speaking for a player), it gets one more try."""
+        """Render one streamed narration into a new message: its text as it comes, then how it ended."""
         sink = ChannelSink(channel, on_message=on_message)
         stream = renderer(sink, narrator_header(plan.story))
+        async with contextlib.aclosing(self.narrator.narrate(plan)) as events:
+            async for event in events:
+                if isinstance(event, Queued):
+                    await stream.queued(event.position, event.eta)
+                elif isinstance(event, TextDelta):
+                    await stream.update(event.text)
+                elif isinstance(event, NarrationFailed):
+                    if sink.last is not None:  # the reason and what to do follow in the story's notice
+                        await stream.finish(note="⚠️ *The narrator stopped here. Nothing was saved.*")
+                    return event.outcome
+                elif isinstance(event, NarrationDone):
+                    outcome, cut = event.outcome, event.cut_short
+                    if outcome.turn is not None:
+                        if cut and outcome.turn.kind == "narrator" and outcome.story.phase != Phase.ENDED:
+                            sink.view = continue_view(outcome.turn.id)
+                        await stream.finish(outcome.turn.text, note=(GO_ON if sink.view else CUT_SHORT) if cut else "")
+                    elif sink.last is not None:
+                        await stream.finish(note="⚠️ *Nothing was saved.*")
+                    return outcome
+        raise RuntimeError("the narrator ended without saying how")  # pragma: no cover
+
+    async def _show_choices(
+        self, channel: discord.abc.Messageable, plan: NarrationPlan, on_message: OnMessage
+    ) -> Outcome:
+        """While the versions for a vote are written, a notice says so; a single version is shown."""
+        notice: discord.Message | None = None
         try:
-            for attempt in range(2):
-                text, finish = await self._stream_once(stream, plan)
-                if attempt or self.service.narration_options(plan, [text], finish in ("length", "timeout")):
-                    break
-        except EngineError:
-            if sink.last is not None:  # the reason and what to do follow in the story's notice
-                await stream.finish(note="⚠️ *The narrator stopped here. Nothing was saved.*")
-            raise
-        cut = finish == "timeout"  # kept up to its last sentence, stored, and the story goes on
-        outcome = await self.service.complete_narration(plan, [text], truncated=finish in ("length", "timeout"))
-        if outcome.turn is not None:
-            if cut and outcome.turn.kind == "narrator" and outcome.story.phase != "ended":
-                sink.view = continue_view(outcome.turn.id)
-            await stream.finish(outcome.turn.text, note=(GO_ON if sink.view else CUT_SHORT) if cut else "")
-        elif sink.last is not None:
-            await stream.finish(note="⚠️ *Nothing was saved.*")
-        return outcome
+            async with contextlib.aclosing(self.narrator.narrate(plan)) as events:
+                async for event in events:
+                    if isinstance(event, Choosing):
+                        notice = await channel.send(IMAGINING, allowed_mentions=NO_PINGS)
+                        await on_message(notice.id)
+                    elif isinstance(event, NarrationFailed | VoteChoices):
+                        return event.outcome
+                    elif isinstance(event, NarrationDone):
+                        turn = event.outcome.turn
+                        if turn is not None and turn.kind == "narrator":  # no vote after all: show it
+                            await channel.send(
+                                f"{narrator_header(plan.story)}{echo(turn.text)}"[:2000], allowed_mentions=NO_PINGS
+                            )
+                        return event.outcome
+        finally:
+            if notice is not None:
+                await _quietly(notice.delete())
+        raise RuntimeError("the narrator ended without saying how")  # pragma: no cover
 
     async def continue_narration(self, interaction: discord.Interaction, plan: NarrationPlan, turn: Turn) -> None:
         """Stream the rest of a narration that time cut short into its own message, then store it."""
@@ -275,61 +311,21 @@ class StoryRunner:
         sink = InteractionSink(interaction)
         stream = renderer(sink, narrator_header(turn.round))
         try:
-            text, finish = await self._stream_once(stream, plan, before=turn.text)
-            turn = await self.service.extend_narration(plan, turn, text, truncated=finish in ("length", "timeout"))
-        except (EngineError, Conflict) as exc:  # what was kept stays as it was
-            sink.view = continue_view(turn.id) if isinstance(exc, EngineError) else None
-            again = " Press **Continue** to try again." if sink.view else ""
-            await stream.finish(turn.text, note=f"⚠️ {describe(exc)}{again}")
-            return
+            async with contextlib.aclosing(self.narrator.continue_part(plan, turn)) as events:
+                async for event in events:
+                    if isinstance(event, Queued):
+                        await stream.queued(event.position, event.eta)
+                    elif isinstance(event, TextDelta):
+                        await stream.update(event.text)
+                    elif isinstance(event, ContinuationFailed):
+                        sink.view = continue_view(turn.id) if event.can_retry else None
+                        again = " Press **Continue** to try again." if sink.view else ""
+                        await stream.finish(event.turn.text, note=f"⚠️ {event.reason}{again}")
+                    elif isinstance(event, ContinuationDone):
+                        sink.view = continue_view(turn.id) if event.cut_short else None
+                        await stream.finish(event.turn.text, note=GO_ON if event.cut_short else "")
         finally:
             self._continuing.discard(turn.id)
-        cut = finish == "timeout"
-        sink.view = continue_view(turn.id) if cut else None
-        await stream.finish(turn.text, note=GO_ON if cut else "")
-
-    async def _stream_once(self, stream: StreamRenderer, plan: NarrationPlan, before: str = "") -> tuple[str, str]:
-        """One generation, shown as it comes (after `before`, a part being continued). Returns (raw text,
-        finish reason)."""
-        text, finish = "", "stop"
-        await stream.update(before)
-        async for event in self.bot.engine.stream(
-            plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
-        ):
-            if isinstance(event, TextDelta):
-                text += event.text
-                await stream.update(join_continuation(before, clean_narration(text, plan.players)))
-            elif isinstance(event, Finished):
-                finish = event.reason
-            elif isinstance(event, Queued):
-                await stream.queued(event.position, event.eta)
-        return text, finish
-
-    async def _narrate_choices(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:
-        """Several continuations to vote on. A small model sometimes repeats itself or writes nothing
-        usable, so it gets one more go before the story falls back to a single continuation."""
-        texts: list[str] = []
-        truncated = False
-        async with self.bot.unfinished.track("notice", plan.story.id, plan.story.channel_id) as tracker:
-            notice = await channel.send(IMAGINING, allowed_mentions=NO_PINGS)
-            await tracker.placed(notice.id)
-            try:
-                for _ in range(2):
-                    completion = await self.bot.engine.complete(
-                        plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
-                    )
-                    texts += completion.texts
-                    truncated = truncated or "length" in completion.finish_reasons
-                    if len(self.service.narration_options(plan, texts, truncated)) >= 2:
-                        break
-            finally:
-                await _quietly(notice.delete())
-        outcome = await self.service.complete_narration(plan, texts, truncated=truncated)
-        if outcome.turn is not None and outcome.turn.kind == "narrator":  # no vote after all: show it
-            await channel.send(
-                f"{narrator_header(plan.story)}{echo(outcome.turn.text)}"[:2000], allowed_mentions=NO_PINGS
-            )
-        return outcome
 
     async def _tidy(self, record: Unfinished) -> None:
         """After a restart: a narration cut off mid-stream says so; a leftover notice goes."""
@@ -343,7 +339,7 @@ class StoryRunner:
         channel = self.bot.get_partial_messageable(record.channel_id)
         try:
             message = await own_message(
-                channel, record.message_id, bot_id=self.bot.user.id, since=record.started_at, matches=unfinished
+                channel, record.message_id, bot_id=self._bot_id(), since=record.started_at, matches=unfinished
             )
             if message is not None and notice:
                 await message.delete()
@@ -365,10 +361,11 @@ class StoryRunner:
         return channel  # type: ignore[return-value]
 
     async def model_name(self) -> str:
-        try:
-            return str((await self.bot.engine.health()).get("model") or "")
-        except EngineError:
-            return ""
+        return await self.narrator.model_name()
+
+    def _bot_id(self) -> int:
+        assert self.bot.user is not None, "the bot is connected before any story work starts"
+        return self.bot.user.id
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)

@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from collections.abc import Awaitable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import discord
 
 from bot.stories.rules import TURN_LIMIT
+from cogs.ui import bot_of, cog_of
+
+
+@runtime_checkable
+class StoryHandlers(Protocol):
+    """What the buttons and the modal call on the Stories cog (which imports this module)."""
+
+    def on_lobby_button(self, interaction: discord.Interaction, action: str, story_id: int) -> Awaitable[None]: ...
+
+    def on_vote(self, interaction: discord.Interaction, vote_id: int, option: int) -> Awaitable[None]: ...
+
+    def on_continue(self, interaction: discord.Interaction, turn_id: int) -> Awaitable[None]: ...
+
+    def submit_turn(self, interaction: discord.Interaction, text: str, *, edit: bool = False) -> Awaitable[None]: ...
+
+
+def _handlers(interaction: discord.Interaction) -> StoryHandlers:
+    return cog_of(interaction, "Stories", StoryHandlers)
 
 
 class LobbyButton(
@@ -36,7 +55,7 @@ class LobbyButton(
         return cls(match["action"], int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction) -> Any:
-        await interaction.client.get_cog("Stories").on_lobby_button(interaction, self.action, self.story_id)  # type: ignore[attr-defined]
+        await _handlers(interaction).on_lobby_button(interaction, self.action, self.story_id)
 
 
 class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"story:vote:(?P<vote>\d+):(?P<option>\d)"):
@@ -59,7 +78,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"story:vot
         return cls(int(match["vote"]), int(match["option"]))
 
     async def callback(self, interaction: discord.Interaction) -> Any:
-        await interaction.client.get_cog("Stories").on_vote(interaction, self.vote_id, self.option)  # type: ignore[attr-defined]
+        await _handlers(interaction).on_vote(interaction, self.vote_id, self.option)
 
 
 class ContinueButton(discord.ui.DynamicItem[discord.ui.Button], template=r"story:continue:(?P<turn>\d+)"):
@@ -80,7 +99,7 @@ class ContinueButton(discord.ui.DynamicItem[discord.ui.Button], template=r"story
         return cls(int(match["turn"]))
 
     async def callback(self, interaction: discord.Interaction) -> Any:
-        await interaction.client.get_cog("Stories").on_continue(interaction, self.turn_id)  # type: ignore[attr-defined]
+        await _handlers(interaction).on_continue(interaction, self.turn_id)
 
 
 def continue_view(turn_id: int) -> discord.ui.View:
@@ -114,7 +133,7 @@ class TurnModal(discord.ui.Modal, title="Your turn"):
         max_length=TURN_LIMIT,  # the form states the one limit the story enforces (Discord counts down to it)
     )
 
-    def __init__(self, cog: Any, *, edit: bool = False) -> None:
+    def __init__(self, cog: StoryHandlers, *, edit: bool = False) -> None:
         super().__init__(title="Edit your turn" if edit else "Your turn")
         self.cog = cog
         self.edit = edit
@@ -123,4 +142,4 @@ class TurnModal(discord.ui.Modal, title="Your turn"):
         await self.cog.submit_turn(interaction, self.text.value, edit=self.edit)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        await interaction.client.report_error(interaction, error)  # type: ignore[attr-defined]
+        await bot_of(interaction).report_error(interaction, error)

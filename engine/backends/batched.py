@@ -223,7 +223,7 @@ class BatchedBackend(Backend):
 
     # --- batch surgery ------------------------------------------------------------------------------
     def _splice(self, rows: list[_Row], cache, mask: torch.Tensor, tokens: torch.Tensor) -> None:
-        assert self._mask is not None and self._last is not None
+        assert self._cache is not None and self._mask is not None and self._last is not None
         width = max(self._mask.shape[1], mask.shape[1])
         for old_layer, new_layer in zip(self._cache.layers, cache.layers, strict=True):
             old_layer.keys = torch.cat([_pad_left(old_layer.keys, width), _pad_left(new_layer.keys, width)])
@@ -237,7 +237,7 @@ class BatchedBackend(Backend):
         if not indices:
             self._rows, self._cache, self._mask, self._last = [], None, None, None
             return
-        assert self._mask is not None and self._last is not None
+        assert self._cache is not None and self._mask is not None and self._last is not None
         index = torch.tensor(indices, device=self._mask.device)
         mask = self._mask[index]
         start = int(mask.any(dim=0).nonzero()[0].item())

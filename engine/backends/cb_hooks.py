@@ -41,12 +41,12 @@ class EngineProcessors:
     """Built by `wrap`, as a subclass of transformers' `ContinuousBatchingLogitsProcessorList`."""
 
     steps: StepCounter
-    penalties: Any | None
+    penalties: Any  # a Penalties when own_row >= 0, else None
     own_row: int
 
     @staticmethod
     def wrap(inner: Any, steps: StepCounter, penalties: Any | None) -> EngineProcessors:
-        cls = _wrapper_class()
+        cls: Any = _wrapper_class()
         wrapped = cls.__new__(cls)
         wrapped.__dict__.update(inner.__dict__)
         wrapped.steps, wrapped.penalties = steps, penalties

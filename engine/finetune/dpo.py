@@ -32,7 +32,8 @@ def records(pairs: list[PreferencePair]) -> list[dict[str, Any]]:
 
 def dpo_trainer(opts: Options, model: Any, loaded: LoadedModel, splits: Splits, scratch: Path) -> tuple[Any, dict]:
     from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
+    from trl.trainer.dpo_config import DPOConfig
+    from trl.trainer.dpo_trainer import DPOTrainer
 
     from engine.finetune.train import training_arguments
 

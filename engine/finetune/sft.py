@@ -82,7 +82,7 @@ class SftTrainer(Trainer):
     ) -> dict[str, float]:
         with self.compute_loss_context_manager():  # bf16 autocast on CUDA, as in training
             batches = self.get_eval_dataloader(eval_dataset)
-            loss = completion_loss(self.model, batches, self.args.device, quiet=self.args.disable_tqdm)
+            loss = completion_loss(self.model, batches, self.args.device, quiet=bool(self.args.disable_tqdm))
         metrics = {f"{metric_key_prefix}_loss": loss, f"{metric_key_prefix}_perplexity": perplexity(loss)}
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)

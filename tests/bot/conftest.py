@@ -1,27 +1,19 @@
-"""Fixtures for the bot tests: a migrated database, scripted stand-in servers, and engines with tight limits."""
+"""Fixtures for the bot tests: scripted stand-in servers and engines with tight limits (the database is shared)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from storage.db import Database
 from tests.support.engine_proc import EngineProcess, start_engine
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 StartServer = Callable[[dict[tuple[str, str], Handler]], Awaitable[str]]
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database.open(tmp_path / "taleweaver.db") as database:
-        yield database
 
 
 @pytest.fixture

@@ -14,14 +14,15 @@ from aiohttp import web
 from bot.llm.client import (
     EngineBusy,
     EngineClient,
+    EngineDown,
     EngineRejected,
     EngineTimeout,
-    EngineUnavailable,
     Finished,
     Queued,
     Sampling,
     TextDelta,
 )
+from bot.llm.types import EngineHealth
 from tests.bot.conftest import TIGHT_KEY, StartServer, wait_until
 from tests.support.engine_proc import EngineProcess, free_port
 from tests.support.pace import Pace
@@ -140,7 +141,7 @@ async def test_503_that_persists_gives_up_after_the_retries(scripted: StartServe
 
     url = await scripted({("POST", CHAT): chat})
     async with EngineClient(url, connect_retries=1) as client:
-        with pytest.raises(EngineUnavailable, match="503"):
+        with pytest.raises(EngineDown, match="503"):
             await client.complete(SEA, tenant="1", sampling=Sampling())
     assert calls == 2
 
@@ -187,7 +188,7 @@ async def test_refused_key_is_unavailable(scripted: StartServer, status: int) ->
 
     url = await scripted({("POST", CHAT): chat})
     async with EngineClient(url, api_key="wrong") as client:
-        with pytest.raises(EngineUnavailable, match="ENGINE_API_KEY"):
+        with pytest.raises(EngineDown, match="ENGINE_API_KEY"):
             await client.complete(SEA, tenant="1", sampling=Sampling())
 
 
@@ -201,7 +202,7 @@ async def test_500_before_any_text_is_unavailable_and_not_retried(scripted: Star
 
     url = await scripted({("POST", CHAT): chat})
     async with EngineClient(url) as client:
-        with pytest.raises(EngineUnavailable, match="500"):
+        with pytest.raises(EngineDown, match="500"):
             await client.complete(SEA, tenant="1", sampling=Sampling())
     assert calls == 1
 
@@ -214,7 +215,7 @@ async def test_error_event_mid_stream_raises_after_the_text_so_far(scripted: Sta
     url = await scripted({("POST", CHAT): chat})
     seen: list = []
     async with EngineClient(url) as client:
-        with pytest.raises(EngineUnavailable, match="out of memory"):
+        with pytest.raises(EngineDown, match="out of memory"):
             async for event in client.stream(SEA, tenant="1", sampling=Sampling()):
                 seen.append(event)
     assert seen == [TextDelta("The "), TextDelta("sea")]
@@ -278,10 +279,10 @@ async def test_connection_lost_mid_stream_is_unavailable(scripted: StartServer) 
     url = await scripted({("POST", CHAT): chat})
     seen: list = []
     async with EngineClient(url) as client:
-        with pytest.raises(EngineUnavailable):
+        with pytest.raises(EngineDown):
             async for event in client.stream(SEA, tenant="1", sampling=Sampling()):
                 seen.append(event)
-        with pytest.raises(EngineUnavailable):
+        with pytest.raises(EngineDown):
             await client.complete(SEA, tenant="1", sampling=Sampling())
     assert seen == [TextDelta("half a ")]
 
@@ -292,7 +293,7 @@ async def test_an_unreadable_answer_is_unavailable(scripted: StartServer) -> Non
 
     url = await scripted({("POST", CHAT): chat})
     async with EngineClient(url) as client:
-        with pytest.raises(EngineUnavailable):
+        with pytest.raises(EngineDown):
             await client.complete(SEA, tenant="1", sampling=Sampling())
 
 
@@ -388,7 +389,7 @@ async def test_health_falls_back_to_models_for_other_servers(scripted: StartServ
 
     url = await scripted({("GET", "/v1/models"): models})  # no /health: aiohttp answers a text/plain 404
     async with EngineClient(url) as client:
-        assert await client.health() == {"status": "ready", "model": "llama-3, qwen"}
+        assert await client.health() == EngineHealth(status="ready", model="llama-3, qwen")
 
 
 async def test_health_reports_a_loading_engine(scripted: StartServer) -> None:
@@ -397,7 +398,8 @@ async def test_health_reports_a_loading_engine(scripted: StartServer) -> None:
 
     url = await scripted({("GET", "/health"): health})
     async with EngineClient(url) as client:
-        assert (await client.health())["progress"] == "converting weights"
+        health = await client.health()
+        assert health.status == "loading" and health.progress == "converting weights"
 
 
 async def test_unopened_client_says_how_to_open_it() -> None:
@@ -409,10 +411,10 @@ async def test_unreachable_engine_is_unavailable_after_retries() -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     async with EngineClient(url, connect_retries=2) as client:
         started = time.monotonic()
-        with pytest.raises(EngineUnavailable, match="not reachable"):
+        with pytest.raises(EngineDown, match="not reachable"):
             await client.complete(SEA, tenant="1", sampling=Sampling())
         assert time.monotonic() - started >= 0.5 + 1.0  # waited between the three attempts
-        with pytest.raises(EngineUnavailable):
+        with pytest.raises(EngineDown):
             await client.health()
 
 
@@ -427,9 +429,10 @@ async def client(engine: EngineProcess) -> AsyncIterator[EngineClient]:
 
 async def test_health_of_the_real_engine(client: EngineClient) -> None:
     health = await client.health()
-    assert health["status"] == "ready"
-    assert health["model"]
-    assert health["running"] == 0
+    assert health.ready and health.status == "ready"
+    assert health.model
+    assert health.running == 0 and not health.busy
+    assert health.context_length and health.context_length > 0 and health.tokenizer_path
 
 
 async def test_complete(client: EngineClient) -> None:
@@ -485,7 +488,7 @@ async def test_the_tenant_reaches_the_engine_as_user(client: EngineClient) -> No
 
 async def test_a_prompt_beyond_the_context_is_rejected_with_its_code(client: EngineClient) -> None:
     health = await client.health()
-    too_long = [{"role": "user", "content": "wave " * (int(health["context_length"]) + 100)}]
+    too_long = [{"role": "user", "content": "wave " * ((health.context_length or 0) + 100)}]
     with pytest.raises(EngineRejected) as info:
         await client.complete(too_long, tenant="1", sampling=Sampling(max_tokens=8))
     assert info.value.code == "context_length_exceeded"
@@ -499,7 +502,7 @@ async def disconnected(client: EngineClient) -> float:
 
 
 async def running(client: EngineClient) -> int:
-    return int((await client.health())["running"])
+    return (await client.health()).running
 
 
 # Freeing an abandoned slot takes about one decoding step; "promptly" is far sooner than the rest of a
@@ -579,9 +582,9 @@ async def test_full_queue_is_busy_with_retry_after(tight_engine: EngineProcess, 
 async def test_wrong_or_missing_key_is_unavailable(tight_engine: EngineProcess) -> None:
     for key in ("wrong", None):
         async with EngineClient(tight_engine.url, api_key=key, connect_retries=0) as client:
-            with pytest.raises(EngineUnavailable, match="ENGINE_API_KEY"):
+            with pytest.raises(EngineDown, match="ENGINE_API_KEY"):
                 await client.complete(SEA, tenant="1", sampling=Sampling(max_tokens=2))
-            with pytest.raises(EngineUnavailable, match="ENGINE_API_KEY"):
+            with pytest.raises(EngineDown, match="ENGINE_API_KEY"):
                 await collect(client, Sampling(max_tokens=2))
     async with EngineClient(tight_engine.url, api_key=TIGHT_KEY) as client:
         result = await client.complete(SEA, tenant="1", sampling=Sampling(max_tokens=2))

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import psutil
 import pytest
 
-from bot.llm.client import EngineClient, EngineUnavailable, Sampling
+from bot.llm.client import EngineClient, EngineDown, Sampling
 from bot.llm.supervisor import EngineStartError, EngineSupervisor
 from tests.bot.conftest import wait_until
 
@@ -68,7 +68,7 @@ async def test_starts_and_reports_progress_until_ready(supervised: tuple[EngineS
     assert progress[-1].startswith("ready: ")
     async with EngineClient(supervisor.url, api_key=supervisor.api_key) as client:
         health = await client.health()
-    assert health["status"] == "ready"
+    assert health.ready
     assert health["model"] in progress[-1]
     assert supervisor.url == f"http://127.0.0.1:{supervisor.port}"
 
@@ -78,7 +78,7 @@ async def test_url_and_key_work_and_the_key_is_required(supervised: tuple[Engine
     assert len(supervisor.api_key) >= 24
     assert await ask(supervisor)
     async with EngineClient(supervisor.url, connect_retries=0) as keyless:
-        with pytest.raises(EngineUnavailable, match="ENGINE_API_KEY"):
+        with pytest.raises(EngineDown, match="ENGINE_API_KEY"):
             await keyless.complete(HELLO, tenant="1", sampling=Sampling(max_tokens=2))
 
 
@@ -108,7 +108,7 @@ async def test_stop_terminates_the_child() -> None:
         assert supervisor._proc.returncode is not None
         assert gone(pid)
         async with EngineClient(supervisor.url, connect_retries=0) as client:
-            with pytest.raises(EngineUnavailable):
+            with pytest.raises(EngineDown):
                 await client.health()
         await supervisor.stop()  # stopping twice is harmless
 

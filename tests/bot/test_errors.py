@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import Conflict, NotAllowed, NotFound, describe
-from bot.llm.client import EngineBusy, EngineError, EngineRejected, EngineUnavailable
+from bot.llm.client import EngineBusy, EngineDown, EngineError, EngineRejected
 from bot.text import InputProblem
 
 
@@ -23,9 +23,9 @@ def test_engine_errors_get_friendly_specific_messages() -> None:
     assert "about 1 seconds" in describe(EngineBusy("queue full", retry_after=0.2))
     assert "shorter" in describe(EngineRejected("too long", code="context_length_exceeded"))
     assert "rephrase" in describe(EngineRejected("bad", code=None))
-    assert "not available" in describe(EngineUnavailable("connection refused"))
+    assert "not available" in describe(EngineDown("connection refused"))
     assert "stumbled" in describe(EngineError("?"))
-    assert "connection refused" not in describe(EngineUnavailable("connection refused"))  # no internals shown
+    assert "connection refused" not in describe(EngineDown("connection refused"))  # no internals shown
 
 
 @pytest.mark.parametrize("bug", [KeyError("x"), RuntimeError("boom"), ValueError("bad")])

@@ -11,7 +11,7 @@ from aiohttp import web
 
 import bot.poems
 from bot.errors import NotAllowed, NotFound
-from bot.llm.client import EngineClient, EngineError, EngineUnavailable, Finished, Queued, TextDelta
+from bot.llm.client import EngineClient, EngineDown, EngineError, Finished, Queued, TextDelta
 from bot.poems import FORMS, PAGE_SIZE, PoemDone, PoemRequest, PoemService
 from bot.text import InputProblem, defuse_mentions
 from storage import guilds
@@ -151,7 +151,7 @@ async def test_a_dead_engine_leaves_the_stored_poem_unchanged(db: Database) -> N
     async with EngineClient(f"http://127.0.0.1:{free_port()}", connect_retries=0) as dead:
         service = PoemService(db, dead)
         poem = await finished_poem(db, service, text="the first take")
-        with pytest.raises(EngineUnavailable):
+        with pytest.raises(EngineDown):
             await compose_all(service, poem)
     assert (await service.get(poem.id)).text == "the first take"
 

@@ -15,6 +15,7 @@ import pytest
 from bot.errors import Conflict, NotAllowed, NotFound, UserFacingError
 from bot.llm.client import Completion, EngineClient, Finished, Sampling, TextDelta
 from bot.moderation import Actor, ModerationService
+from bot.stories.narration import Choosing, NarrationDone, Narrator, VoteChoices
 from bot.stories.rules import MAX_PINS, MAX_PLAYERS, StoryOptions
 from bot.stories.service import NarrationPlan, Outcome, StoryService, VoteResult
 from bot.text import InputProblem
@@ -22,21 +23,13 @@ from storage import turns as turn_repo
 from storage.db import Database
 from storage.stories import Story
 from storage.turns import Turn
+from tests.support.clock import T0, FakeClock
 from tests.support.engine_proc import EngineProcess
 
 GUILD, CHANNEL, OTHER_CHANNEL = 100, 200, 201
 ADA, BO, CY, OUTSIDER, MOD = 1, 2, 3, 50, 99
 NAMES = {ADA: "Ada", BO: "Bo", CY: "Cy"}
 MOD_ROLE = 555
-T0 = 1_700_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class ScriptedEngine:
@@ -66,18 +59,18 @@ def actor(user_id: int, *, manage: bool = False, roles: tuple[int, ...] = ()) ->
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def fake_engine() -> ScriptedEngine:
     return ScriptedEngine()
 
 
 @pytest.fixture
-async def service(db: Database, fake_engine: ScriptedEngine, clock: Clock) -> StoryService:
-    return StoryService(db, fake_engine, ModerationService(db), clock=clock)  # type: ignore[arg-type]
+async def service(db: Database, clock: FakeClock) -> StoryService:
+    return StoryService(db, ModerationService(db), clock=clock)
+
+
+@pytest.fixture
+def narrator(service: StoryService, fake_engine: ScriptedEngine) -> Narrator:
+    return Narrator(service, fake_engine)  # type: ignore[arg-type]  # a scripted stand-in for EngineClient
 
 
 def options(**changes: object) -> StoryOptions:
@@ -218,7 +211,7 @@ async def test_a_returning_player_goes_to_the_end_of_the_order(service: StorySer
     assert [p.user_id for p in (await service.view(CHANNEL)).players] == [BO, CY, ADA]
 
 
-async def test_leaving_on_your_turn_passes_it_on_with_a_fresh_deadline(service: StoryService, clock: Clock) -> None:
+async def test_leaving_on_your_turn_passes_it_on_with_a_fresh_deadline(service: StoryService, clock: FakeClock) -> None:
     story = await started(service, turn_timeout=60)
     assert story.deadline == T0 + 60
     clock.now += 20
@@ -238,7 +231,7 @@ async def test_the_last_writer_of_a_round_leaving_calls_the_narrator(service: St
     assert outcome.narrate and outcome.story.phase == "narrating"
 
 
-async def test_everyone_leaving_holds_the_story_until_someone_joins(service: StoryService, clock: Clock) -> None:
+async def test_everyone_leaving_holds_the_story_until_someone_joins(service: StoryService, clock: FakeClock) -> None:
     story = await started(service, turn_timeout=60)
     for user_id in (BO, CY):
         await service.leave(story.id, user_id)
@@ -281,7 +274,7 @@ async def test_begin_needs_a_player(service: StoryService) -> None:
 # --- turns ------------------------------------------------------------------------------------------
 
 
-async def test_opening_then_round_robin_turns(service: StoryService, db: Database, clock: Clock) -> None:
+async def test_opening_then_round_robin_turns(service: StoryService, db: Database, clock: FakeClock) -> None:
     story = await new_story(service, turn_timeout=60)
     await service.begin(story.id, actor(ADA))
     plan = await service.plan_narration(story.id)
@@ -363,7 +356,9 @@ async def test_narrate_now_is_for_free_mode(service: StoryService) -> None:
 # --- timeouts ---------------------------------------------------------------------------------------
 
 
-async def test_expire_skips_the_player_whose_time_ran_out(service: StoryService, db: Database, clock: Clock) -> None:
+async def test_expire_skips_the_player_whose_time_ran_out(
+    service: StoryService, db: Database, clock: FakeClock
+) -> None:
     story = await started(service, turn_timeout=60)
     deadline = story.deadline
     clock.now = deadline - 1
@@ -385,7 +380,7 @@ async def test_no_timer_without_a_timeout(service: StoryService) -> None:
     assert await service.expire(story.id, T0) is None
 
 
-async def test_expire_does_nothing_while_paused(service: StoryService, db: Database, clock: Clock) -> None:
+async def test_expire_does_nothing_while_paused(service: StoryService, db: Database, clock: FakeClock) -> None:
     story = await started(service, turn_timeout=60)
     await service.pause(CHANNEL, actor(ADA))
     clock.now += 3600
@@ -393,7 +388,9 @@ async def test_expire_does_nothing_while_paused(service: StoryService, db: Datab
     assert len(await all_turns(db, story.id)) == 1
 
 
-async def test_a_round_of_only_skips_pauses_and_resume_moves_the_world_on(service: StoryService, clock: Clock) -> None:
+async def test_a_round_of_only_skips_pauses_and_resume_moves_the_world_on(
+    service: StoryService, clock: FakeClock
+) -> None:
     story = await started(service, turn_timeout=60)
     outcome = None
     for _ in range(3):
@@ -424,7 +421,7 @@ async def voting(service: StoryService, *texts: str, **changes: object) -> VoteR
     return await service.complete_narration(plan, list(texts))
 
 
-async def test_group_choice_opens_a_vote_with_each_version(service: StoryService, clock: Clock) -> None:
+async def test_group_choice_opens_a_vote_with_each_version(service: StoryService, clock: FakeClock) -> None:
     outcome = await voting(service, "A storm.", "A stranger.", "A song.")
     assert outcome.story.phase == "voting" and outcome.vote is not None
     assert outcome.vote.options == ("A storm.", "A stranger.", "A song.")
@@ -494,7 +491,7 @@ async def test_a_tied_vote_goes_to_the_earlier_option(service: StoryService) -> 
 
 
 async def test_an_unanswered_vote_closes_at_its_deadline_on_the_first_option(
-    service: StoryService, clock: Clock
+    service: StoryService, clock: FakeClock
 ) -> None:
     outcome = await voting(service, "A storm.", "A stranger.", turn_timeout=45)
     deadline = outcome.story.deadline
@@ -511,7 +508,7 @@ async def test_an_unanswered_vote_closes_at_its_deadline_on_the_first_option(
 
 
 async def test_undo_a_player_turn_gives_that_player_the_turn_back(
-    service: StoryService, db: Database, clock: Clock
+    service: StoryService, db: Database, clock: FakeClock
 ) -> None:
     story = await started(service, turn_timeout=60)
     await write(service, ADA, BO)
@@ -524,7 +521,7 @@ async def test_undo_a_player_turn_gives_that_player_the_turn_back(
         await write(service, CY)
 
 
-async def test_undo_a_skip_gives_the_skipped_player_another_chance(service: StoryService, clock: Clock) -> None:
+async def test_undo_a_skip_gives_the_skipped_player_another_chance(service: StoryService, clock: FakeClock) -> None:
     story = await started(service, turn_timeout=60)
     clock.now = story.deadline
     await service.expire(story.id, story.deadline)
@@ -590,7 +587,7 @@ async def test_undo_permissions_and_phases(service: StoryService) -> None:
 
 
 async def test_undo_stops_at_what_the_summary_already_holds(
-    service: StoryService, fake_engine: ScriptedEngine, db: Database
+    service: StoryService, narrator: Narrator, fake_engine: ScriptedEngine, db: Database
 ) -> None:
     service.memory.budget = 200  # a small budget makes the summary due quickly
     story = await started(service)
@@ -599,7 +596,7 @@ async def test_undo_stops_at_what_the_summary_already_holds(
             await service.add_turn(CHANNEL, user_id, f"{NAMES[user_id]} walks a long way across the white salt. " * 3)
         await narrate(service, story.id)
     fake_engine.answers = ["They walked far."]
-    assert await service.refresh_summary(story.id)
+    assert await narrator.refresh_summary(story.id)
     upto = (await service.view(CHANNEL)).story.summary_upto
     remaining = [t for t in await all_turns(db, story.id) if t.seq > upto]
     for _ in remaining:
@@ -693,7 +690,7 @@ async def test_retry_refusals(service: StoryService) -> None:
 
 
 async def test_edit_last_changes_your_own_turn_in_the_current_round(
-    service: StoryService, db: Database, clock: Clock
+    service: StoryService, db: Database, clock: FakeClock
 ) -> None:
     story = await started(service)
     await service.add_turn(CHANNEL, ADA, "I open the door.")
@@ -716,7 +713,7 @@ async def test_edit_last_changes_your_own_turn_in_the_current_round(
         await service.edit_last(CHANNEL, ADA, "Last round's turn is woven in.")
 
 
-async def test_a_skipped_turn_cannot_be_edited_into_a_turn(service: StoryService, clock: Clock) -> None:
+async def test_a_skipped_turn_cannot_be_edited_into_a_turn(service: StoryService, clock: FakeClock) -> None:
     story = await started(service, turn_timeout=60)
     clock.now = story.deadline
     await service.expire(story.id, story.deadline)
@@ -727,7 +724,7 @@ async def test_a_skipped_turn_cannot_be_edited_into_a_turn(service: StoryService
 # --- pause, resume, end -----------------------------------------------------------------------------
 
 
-async def test_pause_clears_the_deadline_and_resume_rearms_it(service: StoryService, clock: Clock) -> None:
+async def test_pause_clears_the_deadline_and_resume_rearms_it(service: StoryService, clock: FakeClock) -> None:
     story = await started(service, turn_timeout=60)
     await write(service, ADA)
     clock.now += 50
@@ -756,7 +753,7 @@ async def test_pause_refusals(service: StoryService) -> None:
         await service.pause(CHANNEL, actor(BO))
 
 
-async def test_resume_refreshes_the_vote_deadline(service: StoryService, clock: Clock) -> None:
+async def test_resume_refreshes_the_vote_deadline(service: StoryService, clock: FakeClock) -> None:
     outcome = await voting(service, "One.", "Two.")
     old = outcome.story.deadline
     await service.pause(CHANNEL, actor(ADA))
@@ -779,7 +776,7 @@ async def test_resume_after_a_pause_during_narration_asks_for_it_again(service: 
     assert outcome.narrate and outcome.story.phase == "narrating"
 
 
-async def test_a_narration_finished_while_paused_waits_for_resume(service: StoryService, clock: Clock) -> None:
+async def test_a_narration_finished_while_paused_waits_for_resume(service: StoryService, clock: FakeClock) -> None:
     story = await new_story(service, turn_timeout=60)
     await service.begin(story.id, actor(ADA))
     plan = await service.plan_narration(story.id)
@@ -791,7 +788,7 @@ async def test_a_narration_finished_while_paused_waits_for_resume(service: Story
     assert outcome.next_player.user_id == ADA and outcome.story.deadline == clock.now + 60
 
 
-async def test_end_closes_the_story_and_its_vote(service: StoryService, db: Database, clock: Clock) -> None:
+async def test_end_closes_the_story_and_its_vote(service: StoryService, db: Database, clock: FakeClock) -> None:
     outcome = await voting(service, "One.", "Two.")
     with pytest.raises(NotAllowed, match="end the story"):
         await service.end(CHANNEL, actor(BO))
@@ -815,7 +812,7 @@ async def test_end_closes_the_story_and_its_vote(service: StoryService, db: Data
 # --- the last round ---------------------------------------------------------------------------------
 
 
-async def test_the_last_round_ends_with_an_ending_and_no_vote(service: StoryService, clock: Clock) -> None:
+async def test_the_last_round_ends_with_an_ending_and_no_vote(service: StoryService, clock: FakeClock) -> None:
     story = await started(service, max_rounds=2, choices=2)
     await write(service, ADA, BO, CY)
     vote = (await narrate(service, story.id, "One.", "Two.")).vote
@@ -983,19 +980,19 @@ async def test_a_story_pins_at_most_max_pins_facts(service: StoryService) -> Non
 
 
 async def test_refresh_summary_folds_old_turns_and_the_prompt_skips_them(
-    service: StoryService, fake_engine: ScriptedEngine, db: Database
+    service: StoryService, narrator: Narrator, fake_engine: ScriptedEngine, db: Database
 ) -> None:
     service.memory.budget = 300
     story = await started(service)
     await write(service, ADA)
-    assert not await service.refresh_summary(story.id)  # too little to fold yet
+    assert not await narrator.refresh_summary(story.id)  # too little to fold yet
     assert fake_engine.requests == []
     for n in range(8):
         await service.add_turn(CHANNEL, [BO, CY, ADA][n % 3], f"Event number {n} happens at the old salt well. " * 2)
         if n % 3 == 1:
             await narrate(service, story.id, f"Narration {n}.")
     fake_engine.answers = ["Narrator: The caravan reached the well."]
-    assert await service.refresh_summary(story.id)
+    assert await narrator.refresh_summary(story.id)
     messages, tenant, _ = fake_engine.requests[-1]
     assert tenant == str(GUILD) and "OPENING" in messages[-1]["content"]
     view = await service.view(CHANNEL)
@@ -1010,11 +1007,13 @@ async def test_refresh_summary_folds_old_turns_and_the_prompt_skips_them(
     assert all(t.text not in prompt.messages[-1]["content"] for t in folded)
 
 
-async def test_recap_is_written_fresh_by_the_engine(service: StoryService, fake_engine: ScriptedEngine) -> None:
+async def test_recap_is_written_fresh_by_the_engine(
+    service: StoryService, narrator: Narrator, fake_engine: ScriptedEngine
+) -> None:
     await started(service)
     await write(service, ADA)
     fake_engine.answers = ["Narrator: Previously, a caravan crossed the salt. @everyone gasped."]
-    story, text = await service.recap(CHANNEL)
+    story, text = await narrator.recap(CHANNEL)
     assert story.channel_id == CHANNEL
     assert text == "Previously, a caravan crossed the salt. @\u200beveryone gasped."
     messages, tenant, sampling = fake_engine.requests[-1]
@@ -1026,9 +1025,9 @@ async def test_recap_is_written_fresh_by_the_engine(service: StoryService, fake_
 
 
 async def test_a_restarted_service_sees_exactly_the_same_stories(tmp_path: Path) -> None:
-    path, clock = tmp_path / "s.db", Clock()
+    path, clock = tmp_path / "s.db", FakeClock()
     async with Database.open(path) as db:
-        first = StoryService(db, ScriptedEngine(), ModerationService(db), clock=clock)  # type: ignore[arg-type]
+        first = StoryService(db, ModerationService(db), clock=clock)
         story = await started(first, turn_timeout=60)
         await write(first, ADA)
         clock.now += 10
@@ -1039,7 +1038,7 @@ async def test_a_restarted_service_sees_exactly_the_same_stories(tmp_path: Path)
         await first.cast_vote(vote.id, BO, 1)
         before = (await first.view(CHANNEL), await first.view(OTHER_CHANNEL))
     async with Database.open(path) as db:
-        second = StoryService(db, ScriptedEngine(), ModerationService(db), clock=clock)  # type: ignore[arg-type]
+        second = StoryService(db, ModerationService(db), clock=clock)
         after = (await second.view(CHANNEL), await second.view(OTHER_CHANNEL))
         assert after == before
         assert (after[0].story.phase, after[0].story.round, after[0].current.user_id) == ("turns", 1, CY)
@@ -1056,28 +1055,29 @@ async def test_a_restarted_service_sees_exactly_the_same_stories(tmp_path: Path)
 # --- with the real engine -----------------------------------------------------------------------------
 
 
-async def run_plan(client: EngineClient, plan: NarrationPlan, seed: int) -> list[str]:
-    """What the cog's runner does: stream a single narration, or complete several versions at once."""
-    sampling = replace(plan.sampling, seed=seed)
-    if sampling.n > 1:
-        completion = await client.complete(plan.messages, tenant=str(plan.story.guild_id), sampling=sampling)
-        return list(completion.texts)
-    text = ""
-    async for event in client.stream(plan.messages, tenant=str(plan.story.guild_id), sampling=sampling):
-        if isinstance(event, TextDelta):
-            text += event.text
-    return [text]
+async def narrated(narrator: Narrator, plan: NarrationPlan, seed: int) -> Outcome:
+    """What the cog's runner does: let the narrator write (streamed, or versions for a vote) and store it."""
+    plan = replace(plan, sampling=replace(plan.sampling, seed=seed))
+    events = [event async for event in narrator.narrate(plan)]
+    final = events[-1]
+    assert isinstance(final, NarrationDone | VoteChoices), final
+    if plan.for_vote:
+        assert isinstance(events[0], Choosing)
+    else:
+        assert any(isinstance(e, TextDelta) and e.text for e in events)
+    return final.outcome
 
 
-async def test_a_story_narrated_by_the_real_engine(engine: EngineProcess, db: Database, clock: Clock) -> None:
+async def test_a_story_narrated_by_the_real_engine(engine: EngineProcess, db: Database, clock: FakeClock) -> None:
     async with EngineClient(engine.url) as client:
-        service = StoryService(db, client, ModerationService(db), narration_tokens=16, clock=clock)
+        service = StoryService(db, ModerationService(db), narration_tokens=16, clock=clock)
+        narrator = Narrator(service, client)
         story = await new_story(service, choices=2, turn_timeout=60)
         await service.begin(story.id, actor(ADA))
 
         plan = await service.plan_narration(story.id)
         assert plan.kind == "opening" and 0 < plan.prompt_tokens <= service.memory.budget
-        outcome = await service.complete_narration(plan, await run_plan(client, plan, seed=11))
+        outcome = await narrated(narrator, plan, seed=11)
         assert outcome.turn is not None, outcome.note
         assert (outcome.turn.kind, outcome.turn.round, outcome.story.phase, outcome.story.round) == (
             "narrator", 0, "turns", 1,
@@ -1087,7 +1087,7 @@ async def test_a_story_narrated_by_the_real_engine(engine: EngineProcess, db: Da
         await write(service, ADA, BO, CY)
         plan = await service.plan_narration(story.id)
         assert (plan.kind, plan.sampling.n) == ("round", 2)
-        outcome = await service.complete_narration(plan, await run_plan(client, plan, seed=12))
+        outcome = await narrated(narrator, plan, seed=12)
         assert outcome.story.phase == "voting", outcome.note
         assert len(outcome.vote.options) == 2 and all(o.strip() for o in outcome.vote.options)
         clock.now = outcome.story.deadline

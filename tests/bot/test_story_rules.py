@@ -9,7 +9,6 @@ import pytest
 from bot.errors import UserFacingError
 from bot.stories.rules import (
     MAX_ROUNDS,
-    TURN_LIMIT,
     StoryOptions,
     contributions,
     parse_duration,
@@ -19,13 +18,13 @@ from bot.stories.rules import (
     word_count,
 )
 from bot.text import InputProblem
-from storage.stories import Player, Story
+from storage.stories import Phase, Player, Story
 from storage.turns import Turn
 from storage.votes import Vote
 
 STORY = Story(
     id=1, guild_id=1, channel_id=2, starter_id=1, title="t", genre="g", premise="p", mode="round-robin",
-    turn_timeout=0, max_rounds=0, narrate_every=3, choices=0, phase="turns", paused=False, round=1, deadline=None,
+    turn_timeout=0, max_rounds=0, narrate_every=3, choices=0, phase=Phase.TURNS, paused=False, round=1, deadline=None,
     author_note="", summary="", summary_upto=0, lobby_message_id=None, created_at=0.0, ended_at=None,
 )  # fmt: skip
 PLAYERS = [
@@ -163,19 +162,3 @@ def test_parse_duration(raw: str | None, seconds: int) -> None:
 def test_parse_duration_refuses_what_it_cannot_read(raw: str) -> None:
     with pytest.raises(UserFacingError, match="I could not read the timeout"):
         parse_duration(raw)
-
-
-def test_the_turn_limit_is_stated_the_same_everywhere() -> None:
-    """One limit: the form, the command options, /help and the README all state TURN_LIMIT."""
-    from pathlib import Path
-
-    from cogs.admin.help import SECTIONS
-    from cogs.stories.views import TurnModal
-
-    stated = f"{TURN_LIMIT:,} characters"
-    assert TurnModal.text.max_length == TURN_LIMIT  # Discord counts down to the real limit, not to 4,000
-    assert stated in (TurnModal.text.placeholder or "")
-    help_lines = {command: what for section in SECTIONS for command, what, _ in section.commands}
-    assert stated in help_lines["/story add"] and stated in help_lines["/story write"]
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert f"up to {stated}" in readme

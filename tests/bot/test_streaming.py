@@ -9,6 +9,7 @@ import random
 from bot.llm.client import EngineClient, Queued, Sampling, TextDelta
 from bot.streaming import STATUS_ROOM, WAITING, WRITING, StreamRenderer, interrupted
 from bot.text import MESSAGE_LIMIT
+from tests.support.clock import FakeClock
 from tests.support.engine_proc import EngineProcess
 
 
@@ -54,16 +55,8 @@ class Sink:
         assert len(content) <= MESSAGE_LIMIT, f"{len(content)} characters is over Discord's limit"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def renderer(**kwargs: object) -> tuple[StreamRenderer, Sink, Clock]:
-    sink, clock = Sink(), Clock()
+def renderer(**kwargs: object) -> tuple[StreamRenderer, Sink, FakeClock]:
+    sink, clock = Sink(), FakeClock(100.0)
     return StreamRenderer(sink, clock=clock, **kwargs), sink, clock  # type: ignore[arg-type]
 
 

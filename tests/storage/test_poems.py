@@ -7,7 +7,7 @@ import pytest
 import storage.poems
 from storage import poems
 from storage.db import Database
-from tests.storage.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture

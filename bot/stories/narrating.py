@@ -1,0 +1,194 @@
+"""The story's side of narration: what the narrator is asked, storing what it wrote, votes between versions.
+
+No model calls here: `bot.stories.narration.Narrator` asks the engine and calls these steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.errors import Conflict, NotAllowed, NotFound
+from bot.llm.client import Sampling
+from bot.llm.types import ChatMessage
+from bot.moderation import Actor
+from bot.stories.core import NO_STORY, StoryCore
+from bot.stories.phases import Phase
+from bot.stories.prompts import (
+    clean_narration,
+    continue_instruction,
+    join_continuation,
+    opening_instruction,
+    recap_request,
+    round_instruction,
+    stop_sequences,
+    summary_request,
+)
+from bot.stories.results import NarrationKind, NarrationPlan, Outcome, SummaryRequest, VoteResult
+from bot.stories.rules import vote_seconds, word_count
+from storage import stories as repo
+from storage import turns as turn_repo
+from storage import votes as vote_repo
+from storage.stories import Story
+from storage.turns import Turn
+from storage.votes import Vote
+
+SUMMARY_SHARE = 0.5  # refresh the summary once unsummarised turns exceed this share of the budget
+SUMMARY_CHUNK = 1500  # tokens of turns folded into the summary per refresh
+KEEP_VERBATIM = 4  # the newest turns are never summarised away
+
+
+class NarrationSteps(StoryCore):
+    # --- narration ----------------------------------------------------------------------------------
+    async def plan_narration(self, story_id: int) -> NarrationPlan:
+        async with self._db.read() as conn:
+            story = await repo.get(conn, story_id)
+            if story is None or story.phase != Phase.NARRATING:
+                raise Conflict("This story is not waiting for the narrator.")
+            players = await repo.players(conn, story.id)
+            final = bool(story.max_rounds) and story.round >= story.max_rounds
+            if story.round == 0:
+                kind, instruction = NarrationKind.OPENING, opening_instruction(players)
+            else:
+                kind = NarrationKind.ENDING if final else NarrationKind.ROUND
+                names = await self._names(conn, story)
+                round_turns = await turn_repo.in_round(conn, story.id, story.round)
+                instruction = round_instruction(round_turns, names, final)
+            prompt = await self.memory.build(conn, story, players, instruction)
+        n = story.choices if kind == NarrationKind.ROUND and story.choices > 1 else 1
+        sampling = Sampling(
+            max_tokens=self._narration_tokens, temperature=0.85, top_p=0.95, stop=stop_sequences(players), n=n
+        )
+        return NarrationPlan(story, kind, prompt.messages, sampling, players, prompt.tokens)
+
+    async def complete_narration(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> Outcome:
+        """Store what the narrator wrote (or open a vote between its versions) and move the story on.
+
+        `truncated`: the engine stopped at the token limit, so unfinished sentences are trimmed.
+        """
+        options = self.narration_options(plan, texts, truncated)[: max(1, plan.sampling.n)]
+        if not options:
+            return await self.fail_narration(plan.story.id, "The narrator found no words this time.")
+        async with self._db.transaction() as conn:
+            story = await repo.get(conn, plan.story.id)
+            if story is None or story.phase != Phase.NARRATING or story.round != plan.story.round:
+                return Outcome(plan.story, note="The story moved on while the narrator wrote; nothing was saved.")
+            if len(options) > 1:
+                deadline = self._now() + vote_seconds(story)
+                vote = await vote_repo.create(conn, story.id, story.round, options, deadline, self._now())
+                story = await repo.update(conn, story.id, phase=Phase.VOTING, deadline=deadline)
+                return Outcome(story, vote=vote)
+            return await self._add_narration(conn, story, options[0], ending=plan.kind == NarrationKind.ENDING)
+
+    async def plan_continuation(self, turn_id: int, actor: Actor) -> tuple[NarrationPlan, Turn]:
+        """Ask the narrator to go on with a part that time cut short, while it is still the story's last word."""
+        async with self._db.read() as conn:
+            turn = await turn_repo.get(conn, turn_id)
+            story = await repo.get(conn, turn.story_id) if turn else None
+            if turn is None or story is None or turn.kind != "narrator" or story.phase == Phase.ENDED:
+                raise NotFound("That part of the story is gone or the story is over, so it cannot go on.")
+            await self._require_player_or_control(conn, story, actor)
+            last = await turn_repo.last(conn, story.id)
+            if last is None or last.id != turn.id or story.phase != Phase.TURNS or story.paused:
+                raise Conflict("The story has moved on since the narrator stopped, so that part stays as it is.")
+            players = await repo.players(conn, story.id)
+            prompt = await self.memory.build(conn, story, players, continue_instruction())
+        sampling = Sampling(
+            max_tokens=self._narration_tokens, temperature=0.85, top_p=0.95, stop=stop_sequences(players)
+        )
+        return NarrationPlan(story, NarrationKind.CONTINUATION, prompt.messages, sampling, players, prompt.tokens), turn
+
+    async def extend_narration(self, plan: NarrationPlan, turn: Turn, text: str, truncated: bool) -> Turn:
+        """Add the narrator's continuation to its part, if nobody has written since. Returns the part."""
+        added = clean_narration(text, plan.players, truncated=truncated)
+        async with self._db.transaction() as conn:
+            last = await turn_repo.last(conn, turn.story_id)
+            if last is None or last.id != turn.id:
+                raise Conflict("The story moved on while the narrator wrote, so nothing was added.")
+            if not added:
+                return last
+            whole = join_continuation(last.text, added)
+            tokens, words = self.memory.counter.count(whole), word_count(whole)
+            await turn_repo.edit(conn, turn.id, whole, tokens, words, self._now())
+        return replace(last, text=whole, tokens=tokens, words=words)
+
+    def narration_options(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> list[str]:
+        """The distinct, non-empty narrations among `texts`, cleaned as they would be stored."""
+        cleaned = (clean_narration(x, plan.players, truncated=truncated) for x in texts)
+        return list(dict.fromkeys(t for t in cleaned if t))
+
+    async def fail_narration(self, story_id: int, reason: str) -> Outcome:
+        async with self._db.transaction() as conn:
+            story = await repo.get(conn, story_id)
+            if story is None:
+                raise NotFound(NO_STORY)
+            if story.phase == Phase.NARRATING:
+                story = await repo.update(conn, story.id, phase=Phase.HELD, deadline=None)
+        return Outcome(story, note=f"{reason} Nothing was saved; `/story retry` asks the narrator again.")
+
+    # --- votes --------------------------------------------------------------------------------------
+    async def cast_vote(self, vote_id: int, user_id: int, choice: int) -> tuple[Vote, bool]:
+        """Record a ballot (players may change it until the vote closes). Returns (vote, everyone voted)."""
+        async with self._db.transaction() as conn:
+            vote = await vote_repo.get(conn, vote_id)
+            if vote is None or vote.closed_at is not None:
+                raise Conflict("This vote is closed.")
+            if not 0 <= choice < len(vote.options):
+                raise NotFound("There is no such option.")
+            players = await repo.players(conn, vote.story_id)
+            if not any(p.user_id == user_id for p in players):
+                raise NotAllowed("Only the story's players can vote.")
+            await vote_repo.cast(conn, vote.id, user_id, choice, self._now())
+            ballots = await vote_repo.ballots(conn, vote.id)
+        return vote, all(p.user_id in ballots for p in players)
+
+    async def set_vote_message(self, vote_id: int, message_id: int) -> None:
+        async with self._db.transaction() as conn:
+            await vote_repo.set_message(conn, vote_id, message_id)
+
+    async def close_vote(self, vote_id: int) -> VoteResult | None:
+        async with self._db.transaction() as conn:
+            vote = await vote_repo.get(conn, vote_id)
+            if vote is None or vote.closed_at is not None:
+                return None
+            story = await self._story(conn, vote.story_id)
+            return await self._close_vote(conn, story, vote)
+
+    # --- summaries and recaps ---------------------------------------------------------------------
+    async def recap_request(self, channel_id: int) -> tuple[Story, list[ChatMessage]]:
+        """What the narrator is asked for a "previously on…" recap of the channel's open story."""
+        async with self._db.read() as conn:
+            story = await self._open(conn, channel_id)
+            recent = await turn_repo.recent(conn, story.id, limit=12, after_seq=story.summary_upto)
+            return story, recap_request(story, story.summary, recent, await self._names(conn, story))
+
+    async def summary_due(self, story_id: int) -> SummaryRequest | None:
+        """The oldest unsummarised turns to fold into the rolling summary, once they take up too much room."""
+        budget = self.memory.budget
+        async with self._db.read() as conn:
+            story = await self._story(conn, story_id)
+            if await turn_repo.unsummarized_tokens(conn, story.id, story.summary_upto) < budget * SUMMARY_SHARE:
+                return None
+            latest = await turn_repo.last(conn, story.id)
+            keep_verbatim = (latest.seq if latest else 0) - KEEP_VERBATIM
+            window = await turn_repo.oldest(
+                conn, story.id, after_seq=story.summary_upto, upto_seq=keep_verbatim, limit=400
+            )
+            chunk, used = [], 0
+            for turn in window:
+                if used + turn.tokens > SUMMARY_CHUNK and chunk:
+                    break
+                chunk.append(turn)
+                used += turn.tokens
+            names = await self._names(conn, story)
+        if not chunk:
+            return None
+        return SummaryRequest(story, chunk[-1].seq, summary_request(story.summary, chunk, names))
+
+    async def store_summary(self, request: SummaryRequest, summary: str) -> bool:
+        """Keep the new summary, unless another refresh got there first."""
+        async with self._db.transaction() as conn:
+            current = await self._story(conn, request.story.id)
+            if current.summary_upto != request.story.summary_upto:
+                return False  # another refresh won
+            await repo.update(conn, request.story.id, summary=summary, summary_upto=request.upto_seq)
+        return True

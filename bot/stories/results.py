@@ -1,0 +1,77 @@
+"""What the story service hands back: outcomes that tell the caller what to do next, plans and views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.llm.client import Sampling
+from bot.llm.types import ChatMessage
+from storage.stories import Player, Story
+from storage.turns import Turn, TurnStats
+from storage.votes import Vote
+
+
+class NarrationKind(StrEnum):
+    OPENING = "opening"  # round 0: the story begins
+    ROUND = "round"  # answering a round of turns
+    ENDING = "ending"  # the last round: the story ends with it
+    CONTINUATION = "continuation"  # going on with a part that time cut short
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a change means for whoever drives the story."""
+
+    story: Story
+    turn: Turn | None = None  # the turn that was written, skipped or removed
+    next_player: Player | None = None  # round-robin: whose turn it is now (ping them)
+    skipped: Player | None = None
+    narrate: bool = False  # a narration is due now
+    vote: Vote | None = None  # a vote was opened
+    cancelled_vote: Vote | None = None  # an open vote was closed without a winner (retry, end)
+    player: Player | None = None  # the player who acted, if one did
+    note: str = ""  # something to tell the channel
+
+
+@dataclass(frozen=True)
+class NarrationPlan:
+    story: Story
+    kind: NarrationKind
+    messages: list[ChatMessage]
+    sampling: Sampling
+    players: list[Player]
+    prompt_tokens: int
+
+    @property
+    def for_vote(self) -> bool:
+        """Several versions are asked for, for the players to choose between."""
+        return self.sampling.n > 1
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    vote: Vote
+    winner: int
+    tally: list[int]
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class StoryView:
+    story: Story
+    players: list[Player]
+    current: Player | None
+    stats: TurnStats
+    round_contributions: int
+    vote: Vote | None
+    ballots: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SummaryRequest:
+    """Turns up to `upto_seq` are due to be folded into the story's rolling summary with `messages`."""
+
+    story: Story
+    upto_seq: int
+    messages: list[ChatMessage]

@@ -26,7 +26,7 @@ from bot.settings import Settings
 from bot.stories.memory import ContextBuilder
 from bot.stories.prompts import opening_instruction, round_instruction, stop_sequences
 from storage.lore import LoreEntry
-from storage.stories import Player, Story
+from storage.stories import Phase, Player, Story
 from storage.turns import Turn
 
 DEFAULT_PROMPTS = Path(__file__).with_name("prompts.jsonl")
@@ -178,7 +178,7 @@ def _story(data: dict[str, Any], item_id: str) -> StoryItem:
     story = Story(
         id=1, guild_id=1, channel_id=1, starter_id=1, title=_text(data, "title", required=True),
         genre=_text(data, "genre") or "fantasy", premise=_text(data, "premise", required=True), mode="free",
-        turn_timeout=0, max_rounds=0, narrate_every=1, choices=1, phase="narrating", paused=False, round=1,
+        turn_timeout=0, max_rounds=0, narrate_every=1, choices=1, phase=Phase.NARRATING, paused=False, round=1,
         deadline=None, author_note=_text(data, "author_note"), summary="", summary_upto=0, lobby_message_id=None,
         created_at=0.0, ended_at=None,
     )  # fmt: skip

@@ -289,9 +289,13 @@ class StoryRunner:
                     if isinstance(event, Choosing):
                         notice = await channel.send(IMAGINING, allowed_mentions=NO_PINGS)
                         await on_message(notice.id)
-                    elif isinstance(event, NarrationFailed | VoteChoices):
+                        continue
+                    if notice is not None:  # the versions are written: the notice goes first
+                        await _quietly(notice.delete())
+                        notice = None
+                    if isinstance(event, NarrationFailed | VoteChoices):
                         return event.outcome
-                    elif isinstance(event, NarrationDone):
+                    if isinstance(event, NarrationDone):
                         turn = event.outcome.turn
                         if turn is not None and turn.kind == "narrator":  # no vote after all: show it
                             await channel.send(
@@ -299,7 +303,7 @@ class StoryRunner:
                             )
                         return event.outcome
         finally:
-            if notice is not None:
+            if notice is not None:  # left early (cancelled, or Discord refused something)
                 await _quietly(notice.delete())
         raise RuntimeError("the narrator ended without saying how")  # pragma: no cover
 

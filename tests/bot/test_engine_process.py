@@ -69,7 +69,7 @@ async def test_starts_and_reports_progress_until_ready(supervised: tuple[EngineS
     async with EngineClient(supervisor.url, api_key=supervisor.api_key) as client:
         health = await client.health()
     assert health.ready
-    assert health["model"] in progress[-1]
+    assert health.model and health.model in progress[-1]
     assert supervisor.url == f"http://127.0.0.1:{supervisor.port}"
 
 

@@ -1,0 +1,1 @@
+"""NPC role-play: characters, SillyTavern cards, scenes, NPC memory."""

@@ -156,7 +156,7 @@ def parse_obj(obj: Json) -> Card:
             raise CardError("This JSON is not a character card: it has no `spec` and no character `name`.")
         flat = {k: obj[k] for k in V1_FIELDS if k in obj}
         return _card(flat, {k: v for k, v in obj.items() if k not in V1_FIELDS}, V1, "1.0")
-    if spec not in SPEC_VERSIONS:
+    if not isinstance(spec, str) or spec not in SPEC_VERSIONS:
         raise CardError(
             f"Unsupported card spec “{_text_value(spec)}”: this bot reads chara_card_v2 and chara_card_v3 (and V1)."
         )

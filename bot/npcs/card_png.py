@@ -126,19 +126,32 @@ def write(card: Card, avatar: bytes | None = None) -> bytes:
     info = PngImagePlugin.PngInfo()
     info.add_text("chara", base64.b64encode(cards.dump_json(card, cards.V2)).decode("ascii"))
     info.add_text("ccv3", base64.b64encode(cards.dump_json(card, cards.V3)).decode("ascii"))
-    image = _avatar(avatar) if avatar else placeholder(card.name)
+    image = avatar_image(avatar) if avatar else placeholder(card.name)
     out = io.BytesIO()
     image.save(out, format="PNG", pnginfo=info)  # a fresh PngInfo: the avatar's own old card chunks are dropped
     return out.getvalue()
 
 
-def _avatar(raw: bytes) -> Image.Image:
-    check_png(raw)
+AVATAR_FORMATS = ["PNG", "JPEG", "WEBP", "GIF"]
+
+
+def avatar_image(raw: bytes) -> Image.Image:
+    """An uploaded or downloaded avatar (PNG, JPEG, WebP or GIF), refused by its declared size before any
+    pixel is decoded: a bomb never gets to allocate."""
+    if len(raw) > MAX_PNG_BYTES:
+        raise CardError(f"The avatar image is {len(raw):,} bytes; the limit is {MAX_PNG_BYTES:,}.")
+    if is_png(raw):
+        check_png(raw)
     try:
-        with Image.open(io.BytesIO(raw), formats=["PNG"]) as image:
+        with Image.open(io.BytesIO(raw), formats=AVATAR_FORMATS) as image:
+            width, height = image.size  # from the header; nothing decoded yet
+            if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
+                raise CardError(f"The avatar image claims {width:,}×{height:,} pixels; the limit is {MAX_PIXELS:,}.")
             image.load()
             return image.convert("RGBA") if image.mode not in ("RGB", "RGBA", "L", "LA") else image.copy()
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError:
+        raise CardError("The avatar image is a decompression bomb.") from None
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error) as error:
         raise CardError(f"The avatar image could not be read ({str(error)[:100]}).") from None
 
 

@@ -157,3 +157,12 @@ def _fields(card: Card) -> dict[str, Any]:
 def _png_texts(raw: bytes) -> dict[str, str]:
     with Image.open(io.BytesIO(raw)) as image:
         return dict(image.text)
+
+
+def test_png_export_takes_a_jpeg_avatar() -> None:
+    jpeg = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(jpeg, format="JPEG")
+    raw = card_png.write(cards.parse(fixtures.WREN_V2.read_bytes()), jpeg.getvalue())
+    assert card_png.is_png(raw) and card_png.read(raw).card.name == "Wren Ashdown"
+    with Image.open(io.BytesIO(raw)) as image:
+        assert image.size == (40, 30)

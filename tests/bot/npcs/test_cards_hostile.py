@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import zlib
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from bot.npcs import card_png, cards
 from bot.npcs.cards import V2, CardError
@@ -223,3 +225,14 @@ def test_any_bytes_are_a_card_or_a_card_error(raw: bytes) -> None:
             card_png.read_any(candidate)
         except CardError:
             pass
+
+
+def test_avatar_images_are_bounded_too() -> None:
+    with pytest.raises(CardError, match="claims 100,000×100,000 pixels"):
+        card_png.avatar_image(fixtures.raw_png(100_000, 100_000))
+    with pytest.raises(CardError, match="could not be read"):
+        card_png.avatar_image(b"RIFF\x00\x00\x00\x00WEBPVP8 garbage")
+    big_jpeg = io.BytesIO()
+    Image.new("L", (9000, 1)).save(big_jpeg, format="JPEG")
+    with pytest.raises(CardError, match="claims 9,000×1 pixels"):
+        card_png.avatar_image(big_jpeg.getvalue())

@@ -178,7 +178,7 @@ def _card(data: Json, top_extra: Json, spec: str, version: str) -> Card:
         name=card_name(data.get("name")),
         **{name: _text(data, name) for name in _TEXT_FIELDS},
         alternate_greetings=_strings(data, "alternate_greetings"),
-        character_book=_book(data.get("character_book")),
+        character_book=parse_book(data.get("character_book")),
         tags=_strings(data, "tags"),
         extensions=extensions,
         extra=extra,
@@ -226,7 +226,7 @@ def _check_v3_fields(extra: Json) -> None:
                 _text(asset, key, where="assets[].")
 
 
-def _book(raw: object) -> CharacterBook | None:
+def parse_book(raw: object) -> CharacterBook | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):

@@ -38,10 +38,13 @@ V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes
 _TEXT_FIELDS = (*V1_FIELDS[1:], "system_prompt", "post_history_instructions", "creator", "creator_notes",
                 "character_version")  # fmt: skip
 _DATA_KNOWN = {*V1_FIELDS, *_TEXT_FIELDS, "alternate_greetings", "character_book", "tags", "extensions"}
-_ENTRY_TEXT = ("name", "comment", "position")
+_ENTRY_TEXT = ("name", "comment")
 _ENTRY_FLAGS = ("constant", "selective", "enabled", "case_sensitive")
-_ENTRY_INTS = ("insertion_order", "id", "priority")
-_ENTRY_KNOWN = {"keys", "secondary_keys", "content", "extensions", *_ENTRY_TEXT, *_ENTRY_FLAGS, *_ENTRY_INTS}
+_ENTRY_INTS = ("insertion_order", "priority")
+# `id` is a number in V2 and a number or a string in V3; `position` is "before_char"/"after_char" in the
+# specs, but some tools write SillyTavern's numbers: both are kept as they come.
+_ENTRY_KNOWN = {"keys", "secondary_keys", "content", "extensions", "id", "position", *_ENTRY_TEXT, *_ENTRY_FLAGS,
+                *_ENTRY_INTS}  # fmt: skip
 _BOOK_TEXT = ("name", "description")
 _BOOK_INTS = ("scan_depth", "token_budget")
 _BOOK_KNOWN = {"entries", "extensions", "recursive_scanning", *_BOOK_TEXT, *_BOOK_INTS}
@@ -65,8 +68,8 @@ class BookEntry:
     # Optional in the spec: None means "absent", and absent stays absent on export.
     name: str | None = None
     comment: str | None = None
-    position: str | None = None  # "before_char" | "after_char"
-    id: int | None = None
+    position: str | int | None = None  # "before_char" | "after_char"
+    id: int | str | None = None
     priority: int | None = None
     case_sensitive: bool | None = None
     extensions: Json = field(default_factory=dict)
@@ -270,7 +273,8 @@ def _entry(raw: object, number: int) -> BookEntry:
         enabled=flags["enabled"] is not False,
         case_sensitive=flags["case_sensitive"],
         **{k: _optional_text(raw, k, where) for k in _ENTRY_TEXT},
-        id=_optional_int(raw, "id", where),
+        id=_id_or_position(raw, "id", where),
+        position=_id_or_position(raw, "position", where),
         priority=_optional_int(raw, "priority", where),
         extensions=_mapping(raw, "extensions", where),
         extra={k: v for k, v in raw.items() if k not in _ENTRY_KNOWN},
@@ -322,6 +326,15 @@ def _optional_int(obj: Mapping[str, Any], name: str, where: str) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool) or abs(value) > 2**53:
         raise CardError(f"The card's {where}`{name}` should be a whole number, not {_kind(value)}.")
     return value
+
+
+def _id_or_position(obj: Mapping[str, Any], name: str, where: str) -> int | str | None:
+    value = obj.get(name)
+    if isinstance(value, str):
+        if len(value) > KEY_LIMIT:
+            raise CardError(f"The card's {where}`{name}` is longer than {KEY_LIMIT} characters.")
+        return value
+    return _optional_int(obj, name, where)
 
 
 def _strings(

@@ -98,6 +98,18 @@ def test_v1_flat_card_is_read_and_written_as_v2() -> None:
     assert written["avatar"] == "none" and written["chat"] == "x"
 
 
+def test_v3_entry_ids_may_be_text_and_positions_numbers() -> None:
+    book = {"entries": [{"keys": ["k"], "content": "c", "id": "lore-1", "position": 1, "use_regex": False}]}
+    card = cards.parse(json.dumps({"spec": V3, "data": {"name": "N", "character_book": book}}).encode())
+    assert card.character_book is not None
+    (entry,) = card.character_book.entries
+    assert (entry.id, entry.position) == ("lore-1", 1)
+    assert cards.to_dict(card)["data"]["character_book"]["entries"][0]["id"] == "lore-1"
+    with pytest.raises(CardError, match="`id` should be a whole number"):
+        cards.parse(json.dumps({"spec": V3, "data": {"name": "N", "character_book": {"entries": [
+            {"keys": [], "content": "c", "id": [1]}]}}}).encode())  # fmt: skip
+
+
 def test_nulls_count_as_empty_text() -> None:
     card = cards.parse(json.dumps({"spec": V2, "data": {"name": "N", "creator": None, "tags": None}}).encode())
     assert card.creator == "" and card.tags == ()

@@ -13,25 +13,36 @@ breaks one is refused whole; nothing is half-imported.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from bot.npcs.card_fields import (
+    FIELD_LIMIT,
+    KEY_LIMIT,
+    MAX_BOOK_ENTRIES,
+    MAX_DEPTH,
+    MAX_ENTRY_KEYS,
+    MAX_JSON_BYTES,
+    MAX_LIST,
+    NAME_LIMIT,
+    CardError,
+    Json,
+    id_or_position,
+    is_number,
+    kind,
+    mapping,
+    optional_int,
+    optional_text,
+    short,
+    strings,
+    text,
+    text_value,
+)
 from bot.text import InputProblem, clean_input, echo
 
 V1 = "v1"
 V2 = "chara_card_v2"
 V3 = "chara_card_v3"
 SPEC_VERSIONS = {V2: "2.0", V3: "3.0"}
-
-MAX_JSON_BYTES = 1_000_000
-MAX_DEPTH = 32  # objects/arrays inside each other; real cards use fewer than 8
-FIELD_LIMIT = 50_000  # characters in one text field
-NAME_LIMIT = 80  # Discord's limit for a webhook's name
-MAX_LIST = 100  # alternate greetings, tags, sources, assets
-MAX_BOOK_ENTRIES = 500
-MAX_ENTRY_KEYS = 100
-KEY_LIMIT = 500
 
 # The V1 fields that V2/V3 writers also copy to the top level; the copies in `data` are the real ones.
 V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
@@ -48,12 +59,6 @@ _ENTRY_KNOWN = {"keys", "secondary_keys", "content", "extensions", "id", "positi
 _BOOK_TEXT = ("name", "description")
 _BOOK_INTS = ("scan_depth", "token_budget")
 _BOOK_KNOWN = {"entries", "extensions", "recursive_scanning", *_BOOK_TEXT, *_BOOK_INTS}
-
-Json = dict[str, Any]
-
-
-class CardError(InputProblem):
-    """The file is not a card this bot can import; the message says why, in words a user can act on."""
 
 
 @dataclass(frozen=True)
@@ -123,17 +128,17 @@ def load_json(raw: bytes) -> Json:
     if len(raw) > MAX_JSON_BYTES:
         raise CardError(f"The card is {len(raw):,} bytes of JSON; the limit is {MAX_JSON_BYTES:,}.")
     try:
-        text = raw.decode("utf-8-sig")
+        decoded = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise CardError("The card is not UTF-8 text, so it is neither a JSON nor a PNG character card.") from None
     try:
         # CPython's decoder counts nesting against the recursion limit in C, so "[[[[…" fails here,
         # bounded, before any deep structure is built; the walk below then holds cards to MAX_DEPTH.
-        obj = json.loads(text)
+        obj = json.loads(decoded)
     except RecursionError:
         raise CardError(f"The card's JSON is nested too deeply (the limit is {MAX_DEPTH} levels).") from None
     except ValueError as error:
-        raise CardError(f"The card is not valid JSON ({_short(error)}).") from None
+        raise CardError(f"The card is not valid JSON ({short(error)}).") from None
     check_depth(obj)
     if not isinstance(obj, dict):
         raise CardError("The card's JSON should be an object with the character's fields.")
@@ -161,7 +166,7 @@ def parse_obj(obj: Json) -> Card:
         return _card(flat, {k: v for k, v in obj.items() if k not in V1_FIELDS}, V1, "1.0")
     if not isinstance(spec, str) or spec not in SPEC_VERSIONS:
         raise CardError(
-            f"Unsupported card spec “{_text_value(spec)}”: this bot reads chara_card_v2 and chara_card_v3 (and V1)."
+            f"Unsupported card spec “{text_value(spec)}”: this bot reads chara_card_v2 and chara_card_v3 (and V1)."
         )
     data = obj.get("data")
     if not isinstance(data, dict):
@@ -174,15 +179,15 @@ def parse_obj(obj: Json) -> Card:
 
 
 def _card(data: Json, top_extra: Json, spec: str, version: str) -> Card:
-    extensions = _mapping(data, "extensions")
+    extensions = mapping(data, "extensions")
     extra = {k: v for k, v in data.items() if k not in _DATA_KNOWN}
     _check_v3_fields(extra)
     return Card(
         name=card_name(data.get("name")),
-        **{name: _text(data, name) for name in _TEXT_FIELDS},
-        alternate_greetings=_strings(data, "alternate_greetings"),
+        **{name: text(data, name) for name in _TEXT_FIELDS},
+        alternate_greetings=strings(data, "alternate_greetings"),
         character_book=parse_book(data.get("character_book")),
-        tags=_strings(data, "tags"),
+        tags=strings(data, "tags"),
         extensions=extensions,
         extra=extra,
         top_extra=top_extra,
@@ -196,7 +201,7 @@ def card_name(value: object) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise CardError("The card has no character name (`name` is missing or empty).")
     if not isinstance(value, str):
-        raise CardError(f"The card's `name` should be text, not {_kind(value)}.")
+        raise CardError(f"The card's `name` should be text, not {kind(value)}.")
     if len(value) > FIELD_LIMIT:
         raise CardError(f"The card's `name` is {len(value):,} characters long; the limit is {NAME_LIMIT}.")
     try:
@@ -209,15 +214,15 @@ def card_name(value: object) -> str:
 def _check_v3_fields(extra: Json) -> None:
     """V3's own fields stay in `extra` (the NPC model has no place for them) but must have the right shape."""
     for name in ("nickname",):
-        _text(extra, name)
+        text(extra, name)
     for name in ("source", "group_only_greetings"):
-        _strings(extra, name)
-    notes = _mapping(extra, "creator_notes_multilingual")
+        strings(extra, name)
+    notes = mapping(extra, "creator_notes_multilingual")
     for lang in notes:
-        _text(notes, lang, where="creator_notes_multilingual.")
+        text(notes, lang, where="creator_notes_multilingual.")
     for name in ("creation_date", "modification_date"):
-        if name in extra and extra[name] is not None and not _is_number(extra[name]):
-            raise CardError(f"The card's `{name}` should be a number (a Unix time), not {_kind(extra[name])}.")
+        if name in extra and extra[name] is not None and not is_number(extra[name]):
+            raise CardError(f"The card's `{name}` should be a number (a Unix time), not {kind(extra[name])}.")
     assets = extra.get("assets")
     if assets is not None:
         if not isinstance(assets, list) or len(assets) > MAX_LIST:
@@ -226,17 +231,17 @@ def _check_v3_fields(extra: Json) -> None:
             if not isinstance(asset, dict):
                 raise CardError("Each of the card's `assets` should be an object with type, uri, name and ext.")
             for key in ("type", "uri", "name", "ext"):
-                _text(asset, key, where="assets[].")
+                text(asset, key, where="assets[].")
 
 
 def parse_book(raw: object) -> CharacterBook | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise CardError(f"The card's `character_book` should be an object, not {_kind(raw)}.")
+        raise CardError(f"The card's `character_book` should be an object, not {kind(raw)}.")
     entries = raw.get("entries", [])
     if not isinstance(entries, list):
-        raise CardError(f"The character book's `entries` should be a list, not {_kind(entries)}.")
+        raise CardError(f"The character book's `entries` should be a list, not {kind(entries)}.")
     if len(entries) > MAX_BOOK_ENTRIES:
         raise CardError(f"The character book has {len(entries):,} entries; the limit is {MAX_BOOK_ENTRIES}.")
     recursive = raw.get("recursive_scanning")
@@ -244,10 +249,10 @@ def parse_book(raw: object) -> CharacterBook | None:
         raise CardError("The character book's `recursive_scanning` should be true or false.")
     return CharacterBook(
         entries=tuple(_entry(e, i + 1) for i, e in enumerate(entries)),
-        **{k: _optional_text(raw, k, "character_book.") for k in _BOOK_TEXT},
-        **{k: _optional_int(raw, k, "character_book.") for k in _BOOK_INTS},
+        **{k: optional_text(raw, k, "character_book.") for k in _BOOK_TEXT},
+        **{k: optional_int(raw, k, "character_book.") for k in _BOOK_INTS},
         recursive_scanning=recursive,
-        extensions=_mapping(raw, "extensions", where="character_book."),
+        extensions=mapping(raw, "extensions", where="character_book."),
         extra={k: v for k, v in raw.items() if k not in _BOOK_KNOWN},
     )
 
@@ -255,110 +260,30 @@ def parse_book(raw: object) -> CharacterBook | None:
 def _entry(raw: object, number: int) -> BookEntry:
     where = f"character_book entry {number}: "
     if not isinstance(raw, dict):
-        raise CardError(f"The {where}should be an object, not {_kind(raw)}.")
+        raise CardError(f"The {where}should be an object, not {kind(raw)}.")
     flags = {}
     for name in _ENTRY_FLAGS:
         value = raw.get(name)
         if value is not None and not isinstance(value, bool):
-            raise CardError(f"The {where}`{name}` should be true or false, not {_kind(value)}.")
+            raise CardError(f"The {where}`{name}` should be true or false, not {kind(value)}.")
         flags[name] = value
-    order = _optional_int(raw, "insertion_order", where)
+    order = optional_int(raw, "insertion_order", where)
     return BookEntry(
-        keys=_strings(raw, "keys", where, limit=MAX_ENTRY_KEYS, item_limit=KEY_LIMIT),
-        content=_text(raw, "content", where),
-        secondary_keys=_strings(raw, "secondary_keys", where, limit=MAX_ENTRY_KEYS, item_limit=KEY_LIMIT),
+        keys=strings(raw, "keys", where, limit=MAX_ENTRY_KEYS, item_limit=KEY_LIMIT),
+        content=text(raw, "content", where),
+        secondary_keys=strings(raw, "secondary_keys", where, limit=MAX_ENTRY_KEYS, item_limit=KEY_LIMIT),
         constant=bool(flags["constant"]),
         selective=bool(flags["selective"]),
         insertion_order=100 if order is None else order,
         enabled=flags["enabled"] is not False,
         case_sensitive=flags["case_sensitive"],
-        **{k: _optional_text(raw, k, where) for k in _ENTRY_TEXT},
-        id=_id_or_position(raw, "id", where),
-        position=_id_or_position(raw, "position", where),
-        priority=_optional_int(raw, "priority", where),
-        extensions=_mapping(raw, "extensions", where),
+        **{k: optional_text(raw, k, where) for k in _ENTRY_TEXT},
+        id=id_or_position(raw, "id", where),
+        position=id_or_position(raw, "position", where),
+        priority=optional_int(raw, "priority", where),
+        extensions=mapping(raw, "extensions", where),
         extra={k: v for k, v in raw.items() if k not in _ENTRY_KNOWN},
     )
-
-
-# ---------------------------------------------------------------- field checks
-
-
-def _kind(value: object) -> str:
-    names = {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _short(error: Exception) -> str:
-    return str(error)[:120]
-
-
-def _text_value(value: object) -> str:
-    return echo(str(value)[:60]) if isinstance(value, str) else _kind(value)
-
-
-def _text(obj: Mapping[str, Any], name: str, where: str = "") -> str:
-    """A text field; null counts as empty (common in real cards), anything else that is not text is refused."""
-    value = obj.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise CardError(f"The card's {where}`{name}` should be text, not {_kind(value)}.")
-    if len(value) > FIELD_LIMIT:
-        raise CardError(f"The card's {where}`{name}` is {len(value):,} characters long; the limit is {FIELD_LIMIT:,}.")
-    return value
-
-
-def _optional_text(obj: Mapping[str, Any], name: str, where: str) -> str | None:
-    return _text(obj, name, where) if obj.get(name) is not None else None
-
-
-def _optional_int(obj: Mapping[str, Any], name: str, where: str) -> int | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or abs(value) > 2**53:
-        raise CardError(f"The card's {where}`{name}` should be a whole number, not {_kind(value)}.")
-    return value
-
-
-def _id_or_position(obj: Mapping[str, Any], name: str, where: str) -> int | str | None:
-    value = obj.get(name)
-    if isinstance(value, str):
-        if len(value) > KEY_LIMIT:
-            raise CardError(f"The card's {where}`{name}` is longer than {KEY_LIMIT} characters.")
-        return value
-    return _optional_int(obj, name, where)
-
-
-def _strings(
-    obj: Mapping[str, Any], name: str, where: str = "", limit: int = MAX_LIST, item_limit: int = FIELD_LIMIT
-) -> tuple[str, ...]:
-    value = obj.get(name)
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise CardError(f"The card's {where}`{name}` should be a list of texts.")
-    if len(value) > limit:
-        raise CardError(f"The card's {where}`{name}` has {len(value):,} items; the limit is {limit}.")
-    if any(len(v) > item_limit for v in value):
-        raise CardError(f"An item of the card's {where}`{name}` is longer than {item_limit:,} characters.")
-    return tuple(value)
-
-
-def _mapping(obj: Mapping[str, Any], name: str, where: str = "") -> Json:
-    value = obj.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise CardError(f"The card's {where}`{name}` should be an object, not {_kind(value)}.")
-    return value
 
 
 # ---------------------------------------------------------------- writing

@@ -110,6 +110,8 @@ def _texts(raw: bytes) -> dict[str, str]:
     """The text chunks by lower-cased keyword, read by Pillow (which also inflates zTXt/iTXt, bounded)."""
     try:
         with Image.open(io.BytesIO(raw), formats=["PNG"]) as image:
+            if not isinstance(image, PngImagePlugin.PngImageFile):
+                raise CardError("This file is not a PNG.")
             # `.text` loads the image: chunks after the pixel data (where SillyTavern writes them) are read too.
             # The pixel count was bounded by check_png, so loading is bounded as well.
             found = dict(image.text)

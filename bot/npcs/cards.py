@@ -249,8 +249,10 @@ def parse_book(raw: object) -> CharacterBook | None:
         raise CardError("The character book's `recursive_scanning` should be true or false.")
     return CharacterBook(
         entries=tuple(_entry(e, i + 1) for i, e in enumerate(entries)),
-        **{k: optional_text(raw, k, "character_book.") for k in _BOOK_TEXT},
-        **{k: optional_int(raw, k, "character_book.") for k in _BOOK_INTS},
+        name=optional_text(raw, "name", "character_book."),
+        description=optional_text(raw, "description", "character_book."),
+        scan_depth=optional_int(raw, "scan_depth", "character_book."),
+        token_budget=optional_int(raw, "token_budget", "character_book."),
         recursive_scanning=recursive,
         extensions=mapping(raw, "extensions", where="character_book."),
         extra={k: v for k, v in raw.items() if k not in _BOOK_KNOWN},

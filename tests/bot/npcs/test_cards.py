@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from bot.npcs import card_png, cards
 from bot.npcs.cards import V2, V3, Card, CardError
@@ -168,6 +168,7 @@ def _fields(card: Card) -> dict[str, Any]:
 
 def _png_texts(raw: bytes) -> dict[str, str]:
     with Image.open(io.BytesIO(raw)) as image:
+        assert isinstance(image, PngImagePlugin.PngImageFile)
         return dict(image.text)
 
 

@@ -24,6 +24,8 @@ from bot.npcs.cards import Card, CardError
 MAX_PNG_BYTES = 5_000_000
 MAX_PIXELS = 4096 * 4096  # width × height: a 5 MB PNG of one colour can claim billions
 MAX_SIDE = 8192
+MAX_FRAMES = 100  # an animated PNG (APNG) card
+MAX_ANIMATION_PIXELS = 2 * MAX_PIXELS  # all frames together
 MAX_TEXT_CHUNKS = 64
 MAX_TEXT_CHUNK_BYTES = cards.MAX_JSON_BYTES * 4 // 3 + 1024  # base64 of the largest JSON we accept
 PLACEHOLDER_SIZE = 256
@@ -79,7 +81,7 @@ def check_png(raw: bytes) -> tuple[int, int]:
         raise CardError(f"The PNG is {len(raw):,} bytes; the limit is {MAX_PNG_BYTES:,}.")
     if not is_png(raw):
         raise CardError("This file is not a PNG.")
-    at, size, texts = len(SIGNATURE), None, 0
+    at, size, texts, declared, controls = len(SIGNATURE), None, 0, 1, 0
     while at < len(raw):
         if at + 8 > len(raw):
             raise CardError("The PNG is cut short (a chunk header is incomplete).")
@@ -92,6 +94,10 @@ def check_png(raw: bytes) -> tuple[int, int]:
             texts += 1
             if length > MAX_TEXT_CHUNK_BYTES or texts > MAX_TEXT_CHUNKS:
                 raise CardError("The PNG carries more text than a character card needs; it is refused.")
+        elif kind == b"acTL" and length >= 4:  # an animated PNG: reading its text decodes every frame
+            declared = struct.unpack(">I", raw[at + 8 : at + 12])[0]
+        elif kind == b"fcTL":
+            controls += 1
         if kind == b"IEND":
             break
         at += 12 + length
@@ -103,6 +109,9 @@ def check_png(raw: bytes) -> tuple[int, int]:
             f"The PNG claims {width:,}×{height:,} pixels; the limit is {MAX_PIXELS:,} pixels "
             f"(at most {MAX_SIDE:,} a side)."
         )
+    frames = max(declared, controls)
+    if frames > MAX_FRAMES or frames * width * height > MAX_ANIMATION_PIXELS:
+        raise CardError(f"The PNG is an animation of {frames:,} frames; a card may have at most {MAX_FRAMES}.")
     return width, height
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from bot.npcs import card_png, cards
 from bot.npcs.cards import V2, CardError
@@ -236,3 +236,19 @@ def test_avatar_images_are_bounded_too() -> None:
     Image.new("L", (9000, 1)).save(big_jpeg, format="JPEG")
     with pytest.raises(CardError, match="claims 9,000×1 pixels"):
         card_png.avatar_image(big_jpeg.getvalue())
+
+
+def test_animated_png_cards_are_bounded_by_frames() -> None:
+    def apng(frames: int, size: tuple[int, int]) -> bytes:
+        info = PngImagePlugin.PngInfo()
+        info.add_text("ccv3", fixtures.b64(fixtures.V3_CARD))
+        images = [Image.new("L", size, i % 256) for i in range(frames)]
+        out = io.BytesIO()
+        images[0].save(out, format="PNG", save_all=True, append_images=images[1:], pnginfo=info)
+        return out.getvalue()
+
+    assert card_png.read(apng(3, (16, 16))).card.name == "Brother Oakum"  # a small animation is fine
+    refused(apng(card_png.MAX_FRAMES + 1, (4, 4)), "animation of")
+    # acTL may declare far more frames than the file holds
+    actl = fixtures.chunk(b"acTL", struct.pack(">II", 2**31, 0))
+    refused(fixtures.raw_png(8, 8, actl), "animation of 2,147,483,648 frames")

@@ -194,3 +194,40 @@ async def scene_size(conn: aiosqlite.Connection, channel_id: int) -> int:
     async with conn.execute("SELECT COUNT(*) FROM npc_scene WHERE channel_id = ?", (channel_id,)) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+# --- what NPCs posted, and the one-time fallback notice -------------------------------------------
+async def record_messages(
+    conn: aiosqlite.Connection, npc_id: int, channel_id: int, message_ids: list[int], *, now: float
+) -> None:
+    await conn.executemany(
+        "INSERT OR IGNORE INTO npc_messages (message_id, npc_id, channel_id, created_at) VALUES (?, ?, ?, ?)",
+        [(m, npc_id, channel_id, now) for m in message_ids],
+    )
+
+
+async def author_of(conn: aiosqlite.Connection, message_id: int) -> Npc | None:
+    """The NPC that posted a message, if one did."""
+    async with conn.execute(
+        "SELECT n.* FROM npc_messages m JOIN npcs n ON n.id = m.npc_id WHERE m.message_id = ?", (message_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return _npc(row) if row else None
+
+
+async def note_fallback(conn: aiosqlite.Connection, guild_id: int, channel_id: int, *, now: float) -> bool:
+    """Record that moderators were told NPCs speak as the bot here; False if they already were."""
+    return (
+        await changed_rows(
+            conn,
+            "INSERT INTO npc_fallback_notices (channel_id, guild_id, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (channel_id, guild_id, now),
+        )
+        > 0
+    )
+
+
+async def clear_fallback(conn: aiosqlite.Connection, channel_id: int) -> None:
+    """Webhooks work here again: a later loss of the permission is worth telling again."""
+    await conn.execute("DELETE FROM npc_fallback_notices WHERE channel_id = ?", (channel_id,))

@@ -37,6 +37,23 @@ CREATE TABLE npc_webhooks (
     created_at REAL NOT NULL
 );
 
+-- Messages an NPC posted (through the webhook, or as the bot's own when webhooks are not allowed), so a
+-- reply to one reaches that NPC.
+CREATE TABLE npc_messages (
+    message_id INTEGER PRIMARY KEY,
+    npc_id     INTEGER NOT NULL REFERENCES npcs (id) ON DELETE CASCADE,
+    channel_id INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX npc_messages_by_npc ON npc_messages (npc_id);
+
+-- Channels where the bot may not manage webhooks and NPCs speak as the bot: moderators are told once.
+CREATE TABLE npc_fallback_notices (
+    channel_id INTEGER PRIMARY KEY,
+    guild_id   INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+
 -- Which NPCs are in the scene of a channel (or thread).
 CREATE TABLE npc_scene (
     channel_id INTEGER NOT NULL,

@@ -235,6 +235,8 @@ async def _write_npcs(conn: aiosqlite.Connection) -> None:
         "VALUES (10, 'Mira ✨', 'mira ✨', '[\"seer\"]', '{\"x\": 1}', '{\"y\": [2]}', 5, 10.0, 10.0)"
     )
     await conn.execute("INSERT INTO npc_scene (channel_id, npc_id, added_by, added_at) VALUES (30, 1, 5, 10.5)")
+    await conn.execute("INSERT INTO npc_messages (message_id, npc_id, channel_id, created_at) VALUES (99, 1, 30, 10.7)")
+    await conn.execute("INSERT INTO npc_fallback_notices (channel_id, guild_id, created_at) VALUES (31, 10, 10.8)")
     await conn.execute(
         "INSERT INTO npc_webhooks (channel_id, guild_id, webhook_id, token, created_at)"
         " VALUES (30, 10, 77, 'tok', 11.0)"

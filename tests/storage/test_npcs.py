@@ -136,3 +136,17 @@ async def test_memory_is_scoped_to_witnesses_and_channel(db: Database) -> None:
         assert (await npc_memory.state(conn, orrin.id, 500)).summary == ""
         assert await npc_memory.pins(conn, mira.id, 500) == ["Al owes Mira a coin."]
         assert await npc_memory.pins(conn, mira.id, 600) == []
+
+
+async def test_npc_messages_and_fallback_notice_once(db: Database) -> None:
+    async with db.transaction() as conn:
+        mira = await npcs.insert(conn, Npc(name="Mira"), guild_id=7, now=1.0)
+        await npcs.record_messages(conn, mira.id, 500, [900, 901], now=1.0)
+        assert await npcs.note_fallback(conn, 7, 500, now=1.0)
+        assert not await npcs.note_fallback(conn, 7, 500, now=2.0)
+    async with db.read() as conn:
+        assert (await npcs.author_of(conn, 901)).name == "Mira"  # type: ignore[union-attr]
+        assert await npcs.author_of(conn, 902) is None
+    async with db.transaction() as conn:
+        await npcs.clear_fallback(conn, 500)
+        assert await npcs.note_fallback(conn, 7, 500, now=3.0)

@@ -18,8 +18,8 @@ from bot.errors import Conflict, NotFound, UserFacingError
 from bot.moderation import Actor
 from bot.npcs.memory import NpcContextBuilder
 from bot.npcs.model import Npc
-from bot.npcs.speech import act_instruction, addressed, clean_line, render, reply_instruction, stop_sequences
-from bot.text import clean_input, quote
+from bot.npcs.speech import act_instruction, addressed, clean_line, fill, render, reply_instruction, stop_sequences
+from bot.text import clean_input, defuse_mentions, quote
 from bot.tokens import EstimatingCounter, TokenCounter
 from storage import npc_memory as memory_repo
 from storage import npcs as repo
@@ -59,15 +59,19 @@ class ChannelRate:
         self.limit, self.window, self._now = limit, window, clock
         self._sent: dict[int, deque[float]] = {}
 
-    def take(self, channel_id: int) -> None:
-        """Count one line, or raise `RateLimited` without counting it."""
+    def check(self, channel_id: int) -> deque[float]:
+        """Raise `RateLimited` if the channel has no line left in its window (nothing is counted)."""
         now = self._now()
         sent = self._sent.setdefault(channel_id, deque())
         while sent and sent[0] <= now - self.window:
             sent.popleft()
         if len(sent) >= self.limit:
             raise RateLimited(sent[0] + self.window - now)
-        sent.append(now)
+        return sent
+
+    def take(self, channel_id: int) -> None:
+        """Count one line, or raise `RateLimited` without counting it."""
+        self.check(channel_id).append(self._now())
 
 
 class NpcConversation:
@@ -167,6 +171,18 @@ class NpcConversation:
                     speaker_name=npc.name, text=text, tokens=self.context.counter.count(text), now=self._now(),
                 )  # fmt: skip
         return NpcLine(npc, channel_id, text, truncated)
+
+    async def greet(self, npc: Npc, channel_id: int) -> NpcLine:
+        """The card's greeting as the NPC enters a scene (placeholders filled), remembered by those present."""
+        present = await self.scene(channel_id)
+        text = clean_input(fill(npc.first_mes, npc.name, "everyone"), field="greeting", max_length=4000)
+        async with self._db.transaction() as conn:
+            await memory_repo.remember(
+                conn, {n.id for n in present} | {npc.id}, channel_id=channel_id, speaker_kind="npc",
+                speaker_id=npc.id, speaker_name=npc.name, text=text, tokens=self.context.counter.count(text),
+                now=self._now(),
+            )  # fmt: skip
+        return NpcLine(npc, channel_id, defuse_mentions(text))
 
     async def act(self, channel_id: int, turns: int) -> AsyncIterator[NpcLine]:
         """The NPCs present take turns speaking, at most `turns` lines (and MAX_ACT_TURNS); stops early when

@@ -12,13 +12,16 @@ import aiosqlite
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.moderation import Actor, ModerationService
 from bot.npcs.model import TEXT_LIMITS, Npc, check_list, check_name, check_text
-from bot.text import InputProblem, quote
+from bot.text import InputProblem, clean_input, quote
 from storage import guilds
+from storage import npc_memory as memory_repo
 from storage import npcs as repo
 from storage.db import Database
 from storage.npcs import ChannelWebhook, DuplicateName
 
 MAX_NPCS = 200  # per server
+MAX_PINS = 20  # per NPC per channel
+PIN_LIMIT = 300
 URL_LIMIT = 1000
 GREETING_LIMIT = 4000
 
@@ -107,6 +110,17 @@ class NpcService:
             await repo.delete(conn, npc.id)
             if by_moderator:
                 await guilds.audit(conn, actor.guild_id, actor.user_id, "npc.delete", npc=npc.id, name=npc.name)
+        return npc
+
+    async def pin(self, actor: Actor, name: str, channel_id: int, fact: str) -> Npc:
+        """A fact the NPC never forgets in this channel (its creator or a moderator pins it)."""
+        fact = clean_input(fact, field="fact", max_length=PIN_LIMIT)
+        async with self._db.transaction() as conn:
+            npc = await self._find(conn, actor.guild_id, name)
+            await self._require(actor, npc, "pin facts for")
+            if len(await memory_repo.pins(conn, npc.id, channel_id)) >= MAX_PINS:
+                raise Conflict(f"{quote(npc.name, 80)} already holds {MAX_PINS} facts in this channel.")
+            await memory_repo.pin(conn, npc.id, channel_id, fact, author_id=actor.user_id, now=self._now())
         return npc
 
     async def check_may_change(self, actor: Actor, name: str) -> Npc:

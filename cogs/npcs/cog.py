@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.engine_client import EngineError
 from bot.errors import NotAllowed
 from bot.npcs.model import Npc, check_name, parse_tags
 from bot.npcs.service import check_avatar_url
@@ -13,6 +16,8 @@ from bot.text import InputProblem, echo, quote, truncate
 from cogs.npcs.views import ConfirmDelete, NpcForm
 from cogs.npcs.voice import NpcVoice, Speakable
 from cogs.ui import NO_PINGS, actor_of, in_guild
+
+log = logging.getLogger(__name__)
 
 AVATAR_BYTES = 8 * 1024 * 1024
 
@@ -187,3 +192,7 @@ class Npcs(commands.Cog):
         if not line.text:
             return
         await self.talk.posted(line, await self.voice.speak(channel, npc, line.text))
+        try:
+            await self.talk.refresh_summary(npc, channel.id)  # after the line is out, so nobody waits for it
+        except EngineError as exc:
+            log.warning("could not refresh %s's summary in %s: %s", npc.id, channel.id, exc)

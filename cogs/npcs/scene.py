@@ -55,6 +55,15 @@ class Scenes(commands.Cog):
         )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
+    @scene.command(name="pin", description="A fact an NPC never forgets in this channel (its creator or a moderator).")
+    @app_commands.describe(npc="Who remembers it", fact="e.g. 'Alice owes Mira a silver coin'")
+    @app_commands.autocomplete(npc=npc_names)
+    async def pin(self, interaction: discord.Interaction, npc: str, fact: app_commands.Range[str, 1, 300]) -> None:
+        found = await self.npcs.service.pin(actor_of(interaction), npc, speakable(interaction).id, fact)
+        await interaction.response.send_message(
+            f"📌 **{quote(found.name, 80)}** will remember that here.", ephemeral=True
+        )
+
     @scene.command(name="act", description="Let the NPCs present talk among themselves for a few lines.")
     @app_commands.describe(turns=f"How many lines in all (1-{MAX_ACT_TURNS}, default 3)")
     async def act(self, interaction: discord.Interaction, turns: app_commands.Range[int, 1, MAX_ACT_TURNS] = 3) -> None:

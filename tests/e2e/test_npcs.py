@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from storage import npc_memory
 from storage import npcs as npc_repo
 from tests.e2e.conftest import BotHandle, World, no_pings
 from tests.fakediscord import Channel, FakeDiscord, FakeInteraction, Message
@@ -116,6 +117,12 @@ async def test_create_edit_delete(fake: FakeDiscord, world: World, tw: BotHandle
     await saved.wait_acknowledged()
     old = await npc_named(tw, "Old Mira")
     assert old is not None and old.id == mira.id and old.scenario == "Dusk." and old.avatar_url == AVATAR
+
+    pin = await fake.invoke(world.alice, world.channel, "scene pin", npc="Old Mira", fact="Alice owes a coin")
+    await pin.wait_acknowledged()
+    assert tw.bot is not None
+    async with tw.bot.db.read() as conn:
+        assert await npc_memory.pins(conn, old.id, world.channel.id) == ["Alice owes a coin"]
 
     delete = await fake.invoke(world.mod, world.channel, "npc delete", npc="Old Mira")  # a moderator may
     await delete.wait_acknowledged()

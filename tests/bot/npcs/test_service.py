@@ -141,3 +141,16 @@ async def test_summary_folds_old_lines_keeps_the_newest(db: Database, scripted: 
     assert state.summary == "Alice asked about ships many times."
     assert len(left) >= 6 and left[-1].text.startswith("Question 19")
     assert "Question 0 " in json.dumps(bodies[0])
+
+
+async def test_pins_follow_the_rule_and_stay_per_channel(db: Database) -> None:
+    service = NpcService(db, ModerationService(db))
+    mira = await service.create(actor(1), Npc(name="Mira"))
+    with pytest.raises(NotAllowed):
+        await service.pin(actor(2), "Mira", 500, "Bob is a spy.")
+    await service.pin(actor(1), "mira", 500, " Alice owes a coin.\u202e ")
+    with pytest.raises(InputProblem, match="fact is empty"):
+        await service.pin(actor(1), "Mira", 500, "\u200b")
+    async with db.read() as conn:
+        assert await npc_memory.pins(conn, mira.id, 500) == ["Alice owes a coin."]
+        assert await npc_memory.pins(conn, mira.id, 600) == []

@@ -57,7 +57,8 @@ def card_embed(npc: Npc) -> discord.Embed:
         embed.add_field(name="Tags", value=quote(", ".join(npc.tags), 300), inline=False)
     if npc.avatar_url:
         embed.set_thumbnail(url=npc.avatar_url)
-    embed.set_footer(text=f"NPC #{npc.id} · made by user {npc.creator_id}")
+    embed.add_field(name="Made by", value=f"<@{npc.creator_id}>", inline=True)  # shown, never pinged
+    embed.set_footer(text=f"NPC #{npc.id}")
     return embed
 
 

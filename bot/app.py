@@ -16,6 +16,7 @@ from bot.engine_client import EngineClient, EngineError
 from bot.errors import describe
 from bot.lore import LoreService
 from bot.moderation import ModerationService
+from bot.npcs.card_service import CardService
 from bot.npcs.conversation import NpcConversation
 from bot.npcs.service import NpcService
 from bot.poems import PoemService
@@ -58,6 +59,7 @@ class Taleweaver(commands.Bot):
         )
         self.lore = LoreService(db, self.moderation)
         self.npcs = NpcService(db, self.moderation)
+        self.npc_cards = CardService(db, self.npcs)
         self.npc_talk = NpcConversation(
             db, engine, prompt_budget=settings.story_prompt_tokens, line_tokens=settings.npc_line_tokens
         )

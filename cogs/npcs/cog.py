@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 import discord
 from discord import app_commands
@@ -13,6 +14,7 @@ from bot.errors import NotAllowed
 from bot.npcs.model import Npc, check_name, parse_tags
 from bot.npcs.service import check_avatar_url
 from bot.text import InputProblem, echo, quote, truncate
+from cogs.npcs import cards as cards_ui
 from cogs.npcs.views import ConfirmDelete, NpcForm
 from cogs.npcs.voice import NpcVoice, Speakable
 from cogs.ui import NO_PINGS, actor_of, in_guild
@@ -68,6 +70,11 @@ class Npcs(commands.Cog):
         self.service = bot.npcs  # type: ignore[attr-defined]
         self.talk = bot.npc_talk  # type: ignore[attr-defined]
         self.voice = NpcVoice(bot, self.service)
+        self.cards = bot.npc_cards  # type: ignore[attr-defined]
+        self.avatars = cards_ui.AvatarFetcher()
+
+    async def cog_unload(self) -> None:
+        await self.avatars.close()
 
     npc = app_commands.Group(name="npc", description="Characters that speak in the channel.", guild_only=True)
 
@@ -153,6 +160,42 @@ class Npcs(commands.Cog):
             view=ConfirmDelete(confirm),
             ephemeral=True,
         )
+
+    @npc.command(name="import", description="Import a SillyTavern character card (JSON or PNG) as a new NPC.")
+    @app_commands.describe(
+        card="The card: a .json file, or a .png with the card inside (its image becomes the avatar)",
+        name="A name to use instead of the card's",
+    )
+    async def import_card(
+        self,
+        interaction: discord.Interaction,
+        card: discord.Attachment,
+        name: app_commands.Range[str, 1, 200] | None = None,
+    ) -> None:
+        in_guild(interaction)
+        new_name = check_name(name) if name is not None else None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        raw = await cards_ui.read_upload(card)
+        result = await self.cards.import_card(actor_of(interaction), raw, avatar_url=card.url, name=new_name)
+        await interaction.followup.send(
+            cards_ui.imported_message(result), embed=card_embed(result.npc), ephemeral=True, allowed_mentions=NO_PINGS
+        )
+
+    @npc.command(name="export", description="Export an NPC as a SillyTavern character card file.")
+    @app_commands.describe(npc="Which NPC", format="png: an image with the card inside (default); json: the card alone")
+    @app_commands.autocomplete(npc=npc_names)
+    async def export_card(
+        self, interaction: discord.Interaction, npc: str, format: Literal["png", "json"] = "png"
+    ) -> None:
+        guild_id = in_guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        found = await self.service.get(guild_id, npc)
+        avatar = await self.avatars.fetch(found.avatar_url) if format == "png" else None
+        exported = await self.cards.export_card(guild_id, found.name, format, avatar)
+        await interaction.followup.send(
+            f"🎴 **{quote(found.name, 80)}** as a character card ({format.upper()}).",
+            file=cards_ui.export_file(exported), ephemeral=True, allowed_mentions=NO_PINGS,
+        )  # fmt: skip
 
     @npc.command(name="list", description="The NPCs of this server.")
     async def list_npcs(self, interaction: discord.Interaction) -> None:

@@ -79,6 +79,12 @@ SECTIONS: list[HelpSection] = [
             ("/npc edit · delete", "Change or remove an NPC you made", "/npc edit npc:Mira new_name:Old Mira"),
             ("/npc list · show", "The server's NPCs, or one NPC's card", "/npc show npc:Mira"),
             ("/npc say", "Talk to an NPC; it answers here", "/npc say npc:Mira text:What do you see?"),
+            (
+                "/npc import",
+                "A SillyTavern character card (JSON or PNG) becomes an NPC, its book its lore",
+                "/npc import card:mira.png",
+            ),
+            ("/npc export", "An NPC as a character card file (PNG or JSON)", "/npc export npc:Mira format:png"),
             ("/scene add · remove · list", "Which NPCs are present in this channel", "/scene add npc:Mira"),
             ("/scene pin", "A fact an NPC never forgets here", "/scene pin npc:Mira fact:Alice owes her a coin"),
             ("/scene act", "The NPCs present talk among themselves", "/scene act turns:3"),

@@ -14,10 +14,13 @@ from bot.npcs.card_lore import book_to_lore
 from bot.npcs.card_npc import CARD_META, card_to_npc, npc_to_card
 from bot.npcs.card_service import CardService
 from bot.npcs.cards import CardError
+from bot.npcs.memory import NpcContextBuilder
 from bot.npcs.service import NpcService
+from bot.tokens import EstimatingCounter
 from storage import lore as lore_repo
 from storage import npcs as npc_repo
 from storage.db import Database
+from storage.npc_memory import ChannelState, Line
 from tests.support import cards as fixtures
 
 GUILD = 7
@@ -106,3 +109,23 @@ async def test_a_failure_after_the_npc_is_written_rolls_it_back(db: Database) ->
     assert await stored(db) == (1, 3)
     renamed = await cards_service.import_card(actor(2), fixtures.WREN_V2.read_bytes(), name="Wren Two")
     assert renamed.npc.name == "Wren Two" and await stored(db) == (2, 6)
+
+
+async def test_an_imported_book_reaches_the_npc_prompt_as_its_cards_flags_say(db: Database) -> None:
+    imported = await service(db).import_card(actor(), fixtures.WREN_V2.read_bytes())
+    builder = NpcContextBuilder(EstimatingCounter(), budget=2048)
+    state = ChannelState(imported.npc.id, 500, "", 0)
+    async with db.read() as conn:
+        lore = await lore_repo.for_npc(conn, imported.npc.id)
+
+    def system(said: str) -> str:
+        recent = [Line(1, imported.npc.id, 500, "player", 2, "Alice", said, 0, 0.0)]
+        return builder.assemble(imported.npc, [], state, [], recent, lore, "Reply as Wren.").messages[0]["content"]
+
+    quiet = system("Good evening.")
+    assert "three islands" in quiet, "a constant entry is always there"
+    assert "Guild" not in quiet and "Drowned Bridge" not in quiet and "ghost lamp" not in quiet
+    assert "Lamplighters' Guild" in system("Are you with the GUILD?"), "keys match in any case"
+    assert "Drowned Bridge" not in system("Take me to the bridge."), "selective: a secondary key is needed too"
+    assert "Drowned Bridge" in system("Take me to the bridge before the tide.")
+    assert "ghost lamp" not in system("Is that the ghost lamp?"), "a disabled entry is not lore"

@@ -205,12 +205,20 @@ async def test_reply_and_name_addressing_in_a_two_npc_scene(fake: FakeDiscord, w
     assert [m.username for m in lines[2:4]] == ["Ash", "Bram"], "the NPCs present take turns"
     await act.wait_original()
 
+    other_bot = fake.add_user("echo-bot", bot=True)
+    fake.add_member(world.guild, other_bot)
+    await fake.post_message(other_bot, chan, "Ash, answer me, bot to bot!")
     await fake.post_message(world.cara, chan, "just chatting, no one in particular")
     before = len(npc_messages(fake, chan))
     await fake.post_message(world.cara, chan, "Ash, a last word?")
     await wait_npc_lines(tw, chan, before + 1)
-    assert tw.bot is not None
     assert len(npc_messages(fake, chan)) == before + 1, "an unaddressed message gets no answer; NPCs never answer NPCs"
+    assert tw.bot is not None
+    ash = await npc_named(tw, "Ash")
+    async with tw.bot.db.read() as conn:
+        heard = [line.text for line in await npc_memory.recent(conn, ash.id, chan.id, limit=50)]
+    assert "just chatting, no one in particular" in heard, "what is said in the scene is remembered"
+    assert not any("bot to bot" in text for text in heard), "bots are neither answered nor heard"
 
 
 async def test_deleted_webhook_is_recreated(fake: FakeDiscord, world: World, tw: BotHandle) -> None:

@@ -7,6 +7,7 @@ the requests carried (allowed_mentions, thread_id), what was stored and what nev
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -274,3 +275,28 @@ async def test_avatar_from_an_uploaded_image_only(fake: FakeDiscord, world: Worl
     await bad_link.wait_acknowledged()
     assert bad_link.modal is None and "https://" in bad_link.response_data["content"]  # type: ignore[index]
     assert await npc_named(tw, "Wisp") is None
+
+
+async def test_without_the_content_setting_plain_messages_are_not_read(
+    fake: FakeDiscord, world: World, tw: BotHandle
+) -> None:
+    assert tw.bot is not None
+    chan = fake.add_channel(world.guild, "quiet")
+    await create(tw, world, "Sol")
+    ix = await fake.invoke(world.alice, chan, "scene add", npc="Sol")
+    await ix.wait_acknowledged()
+    enabled = tw.bot.settings
+    tw.bot.settings = dataclasses.replace(enabled, npc_message_content=False)
+    try:
+        await fake.post_message(world.alice, chan, "Sol, can you hear this?")
+        ix = await fake.invoke(world.alice, chan, "npc say", npc="Sol", text="And this?")
+        await ix.wait_acknowledged()
+        await wait_npc_lines(tw, chan, 1)
+    finally:
+        tw.bot.settings = enabled
+    sol = await npc_named(tw, "Sol")
+    assert sol is not None
+    async with tw.bot.db.read() as conn:
+        heard = [line.text for line in await npc_memory.recent(conn, sol.id, chan.id, limit=10)]
+    assert "And this?" in heard and "Sol, can you hear this?" not in heard
+    assert len(npc_messages(fake, chan)) == 1, "only /npc say was answered"

@@ -73,7 +73,7 @@ async def recent(
         "SELECT * FROM npc_memory WHERE npc_id = ? AND channel_id = ? AND id > ? ORDER BY id DESC LIMIT ?",
         (npc_id, channel_id, after_id, limit),
     ) as cur:
-        rows = await cur.fetchall()
+        rows = list(await cur.fetchall())
     return [_line(r) for r in reversed(rows)]
 
 

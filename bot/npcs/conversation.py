@@ -32,6 +32,7 @@ SAY_LIMIT = 1500  # characters of what a player says to an NPC
 SUMMARY_SHARE = 0.5  # fold old lines into the summary once they fill this share of the budget
 SUMMARY_CHUNK = 60  # lines folded per refresh
 KEEP_VERBATIM = 6  # the newest lines are never summarised away
+ATTEMPTS = 2  # generations tried for one line before the NPC stays silent
 
 
 class RateLimited(UserFacingError):
@@ -48,8 +49,13 @@ class RateLimited(UserFacingError):
 class NpcLine:
     npc: Npc
     channel_id: int
-    text: str  # cleaned; may be "" when the model wrote nothing usable
+    text: str  # cleaned; "" when the model wrote nothing usable (twice)
     truncated: bool = False
+
+    @property
+    def shown(self) -> str:
+        """What the channel sees: the line, or a visible silence (so nobody waits for an answer forever)."""
+        return self.text or f"*{self.npc.name} says nothing.*"
 
 
 class ChannelRate:
@@ -160,9 +166,13 @@ class NpcConversation:
         sampling = Sampling(
             max_tokens=self.line_tokens, temperature=0.8, top_p=0.95, stop=stop_sequences(npc.name, speakers + others)
         )
-        result = await self._engine.complete(prompt.messages, tenant=str(npc.guild_id), sampling=sampling)
-        truncated = result.finish_reasons[0] == "length"
-        text = clean_line(result.text, npc.name, _unique(others + speakers), truncated=truncated)
+        text, truncated = "", False
+        for _ in range(ATTEMPTS):  # a small model sometimes writes only someone else's line: cleaned to nothing
+            result = await self._engine.complete(prompt.messages, tenant=str(npc.guild_id), sampling=sampling)
+            truncated = result.finish_reasons[0] == "length"
+            text = clean_line(result.text, npc.name, _unique(others + speakers), truncated=truncated)
+            if text:
+                break
         if text:
             async with self._db.transaction() as conn:
                 witnesses = {n.id for n in present} | {npc.id}

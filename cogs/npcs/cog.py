@@ -233,9 +233,7 @@ class Npcs(commands.Cog):
         """The NPC's reply, generated and posted through the channel's webhook."""
         async with channel.typing():
             line = await self.talk.reply(npc, channel.id, to=to)
-        if not line.text:
-            return
-        await self.talk.posted(line, await self.voice.speak(channel, npc, line.text))
+        await self.talk.posted(line, await self.voice.speak(channel, npc, line.shown))
         try:
             await self.talk.refresh_summary(npc, channel.id)  # after the line is out, so nobody waits for it
         except EngineError as exc:

@@ -73,9 +73,8 @@ class Scenes(commands.Cog):
         await defer_public(interaction)
         spoken = 0
         async for line in self.talk.act(channel.id, turns):
-            if line.text:
-                await self.talk.posted(line, await self.npcs.voice.speak(channel, line.npc, line.text))
-                spoken += 1
+            await self.talk.posted(line, await self.npcs.voice.speak(channel, line.npc, line.shown))
+            spoken += bool(line.text)
         interaction.extras["public_defer_pending"] = False
         await interaction.edit_original_response(
             content=f"🎬 The scene plays out ({spoken} line{'s' if spoken != 1 else ''})."

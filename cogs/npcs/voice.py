@@ -76,7 +76,6 @@ class NpcVoice:
         self, hook: discord.Webhook, npc: Npc, chunks: list[str], thread: discord.Thread | None
     ) -> list[int]:
         ids = []
-        extra = {"thread": thread} if thread is not None else {}
         for chunk in chunks:
             message = await hook.send(
                 chunk,
@@ -84,7 +83,7 @@ class NpcVoice:
                 avatar_url=npc.avatar_url or discord.utils.MISSING,
                 allowed_mentions=NO_PINGS,
                 wait=True,
-                **extra,
+                thread=thread if thread is not None else discord.utils.MISSING,
             )
             ids.append(message.id)
         return ids

@@ -7,15 +7,17 @@ the requests carried (allowed_mentions, thread_id), what was stored and what nev
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from bot.npcs.model import Npc
 from storage import npc_memory
 from storage import npcs as npc_repo
 from tests.e2e.conftest import BotHandle, World, no_pings
-from tests.fakediscord import Channel, FakeDiscord, FakeInteraction, Message
+from tests.fakediscord import Attachment, Channel, FakeDiscord, FakeInteraction, Message
 from tests.fakediscord.permissions import MANAGE_GUILD, MANAGE_WEBHOOKS
 from tests.support.engine_proc import EngineProcess
 from tests.support.engine_proxy import EngineProxy
@@ -78,7 +80,7 @@ async def create(tw: BotHandle, world: World, name: str, persona: str = PERSONA,
     return done
 
 
-async def npc_named(tw: BotHandle, name: str):  # type: ignore[no-untyped-def]
+async def npc_named(tw: BotHandle, name: str) -> Npc | None:
     assert tw.bot is not None
     async with tw.bot.db.read() as conn:
         return await npc_repo.by_name(conn, tw.guild.id, name)
@@ -90,10 +92,11 @@ def npc_messages(fake: FakeDiscord, channel: Channel) -> list[Message]:
 
 
 async def wait_npc_lines(tw: BotHandle, channel: Channel, count: int) -> list[Message]:
-    return await tw.wait(
-        lambda: (lines := npc_messages(tw.fake, channel)) and len(lines) >= count and lines,
-        what=f"{count} NPC line(s)", channel=channel,
-    )  # fmt: skip
+    def enough() -> list[Message] | None:
+        lines = npc_messages(tw.fake, channel)
+        return lines if len(lines) >= count else None
+
+    return await tw.wait(enough, what=f"{count} NPC line(s)", channel=channel)
 
 
 async def test_create_edit_delete(fake: FakeDiscord, world: World, tw: BotHandle) -> None:
@@ -205,12 +208,21 @@ async def test_reply_and_name_addressing_in_a_two_npc_scene(fake: FakeDiscord, w
     assert [m.username for m in lines[2:4]] == ["Ash", "Bram"], "the NPCs present take turns"
     await act.wait_original()
 
+    other_bot = fake.add_user("echo-bot", bot=True)
+    fake.add_member(world.guild, other_bot)
+    await fake.post_message(other_bot, chan, "Ash, answer me, bot to bot!")
     await fake.post_message(world.cara, chan, "just chatting, no one in particular")
     before = len(npc_messages(fake, chan))
     await fake.post_message(world.cara, chan, "Ash, a last word?")
     await wait_npc_lines(tw, chan, before + 1)
-    assert tw.bot is not None
     assert len(npc_messages(fake, chan)) == before + 1, "an unaddressed message gets no answer; NPCs never answer NPCs"
+    assert tw.bot is not None
+    ash = await npc_named(tw, "Ash")
+    assert ash is not None
+    async with tw.bot.db.read() as conn:
+        heard = [line.text for line in await npc_memory.recent(conn, ash.id, chan.id, limit=50)]
+    assert "just chatting, no one in particular" in heard, "what is said in the scene is remembered"
+    assert not any("bot to bot" in text for text in heard), "bots are neither answered nor heard"
 
 
 async def test_deleted_webhook_is_recreated(fake: FakeDiscord, world: World, tw: BotHandle) -> None:
@@ -247,3 +259,44 @@ async def test_without_manage_webhooks_the_bot_speaks_and_tells_once(
     assert len(notices) == 1, "moderators are told once"
     assert npc_messages(fake, chan) == []
     assert not no_pings(fake.messages(chan))
+
+
+async def test_avatar_from_an_uploaded_image_only(fake: FakeDiscord, world: World, tw: BotHandle) -> None:
+    url = f"{fake.base_url}/attachments/0/990001/lark.png"
+    png = Attachment(990001, "lark.png", b"\x89PNG\r\n\x1a\n" + bytes(32), "image/png", url=url)
+    await create(tw, world, "Lark", avatar=png, avatar_url="https://ignored.example/x.png")
+    lark = await npc_named(tw, "Lark")
+    assert lark is not None and lark.avatar_url == url, "an uploaded image wins over a link"
+
+    text = await fake.invoke(world.alice, world.channel, "npc create", name="Wisp", avatar=("notes.txt", b"hello"))
+    await text.wait_acknowledged()
+    assert text.modal is None and "must be an image" in text.response_data["content"]  # type: ignore[index]
+    bad_link = await fake.invoke(world.alice, world.channel, "npc create", name="Wisp", avatar_url="javascript:x")
+    await bad_link.wait_acknowledged()
+    assert bad_link.modal is None and "https://" in bad_link.response_data["content"]  # type: ignore[index]
+    assert await npc_named(tw, "Wisp") is None
+
+
+async def test_without_the_content_setting_plain_messages_are_not_read(
+    fake: FakeDiscord, world: World, tw: BotHandle
+) -> None:
+    assert tw.bot is not None
+    chan = fake.add_channel(world.guild, "quiet")
+    await create(tw, world, "Sol")
+    ix = await fake.invoke(world.alice, chan, "scene add", npc="Sol")
+    await ix.wait_acknowledged()
+    enabled = tw.bot.settings
+    tw.bot.settings = dataclasses.replace(enabled, npc_message_content=False)
+    try:
+        await fake.post_message(world.alice, chan, "Sol, can you hear this?")
+        ix = await fake.invoke(world.alice, chan, "npc say", npc="Sol", text="And this?")
+        await ix.wait_acknowledged()
+        await wait_npc_lines(tw, chan, 1)
+    finally:
+        tw.bot.settings = enabled
+    sol = await npc_named(tw, "Sol")
+    assert sol is not None
+    async with tw.bot.db.read() as conn:
+        heard = [line.text for line in await npc_memory.recent(conn, sol.id, chan.id, limit=10)]
+    assert "And this?" in heard and "Sol, can you hear this?" not in heard
+    assert len(npc_messages(fake, chan)) == 1, "only /npc say was answered"

@@ -36,7 +36,7 @@ async def test_every_card_field_round_trips(db: Database) -> None:
     assert saved.id > 0 and saved.guild_id == 7 and saved.created_at == saved.updated_at == 100.0
     async with db.read() as conn:
         loaded = await npcs.get(conn, saved.id)
-    assert loaded == saved
+    assert loaded is not None and loaded == saved
     assert loaded.with_changes(id=0, guild_id=0, created_at=0.0, updated_at=0.0) == MIRA
 
 

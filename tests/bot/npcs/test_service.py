@@ -154,3 +154,21 @@ async def test_pins_follow_the_rule_and_stay_per_channel(db: Database) -> None:
     async with db.read() as conn:
         assert await npc_memory.pins(conn, mira.id, 500) == ["Alice owes a coin."]
         assert await npc_memory.pins(conn, mira.id, 600) == []
+
+
+async def test_a_line_cleaned_to_nothing_is_tried_again_then_shown_as_silence(
+    db: Database, scripted: StartServer
+) -> None:
+    bodies: list[dict[str, Any]] = []
+    url = await scripted(chat_server(bodies, ["Alice: I answer for her.", "User: me too", "Hm, yes."]))
+    mira = await NpcService(db, ModerationService(db)).create(actor(1), Npc(name="Mira"))
+    async with EngineClient(url) as engine:
+        talk = NpcConversation(db, engine)
+        await talk.hear(500, 2, "Alice", "Mira?", also=mira)
+        silent = await talk.reply(mira, 500, to="Alice")
+        spoken = await talk.reply(mira, 500, to="Alice")
+    assert len(bodies) == 3, "two tries for the first line, one for the second"
+    assert silent.text == "" and silent.shown == "*Mira says nothing.*"
+    assert spoken.text == spoken.shown == "Hm, yes."
+    async with db.read() as conn:
+        assert [m.text for m in await npc_memory.recent(conn, mira.id, 500, limit=10)] == ["Mira?", "Hm, yes."]

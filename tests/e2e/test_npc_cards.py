@@ -209,3 +209,14 @@ async def test_a_name_discord_would_refuse_can_be_replaced(fake: FakeDiscord, wo
     names, _ = await stored(tw)
     assert "Bouncer" in names and not any("Clyde" in n for n in names)
     assert not no_pings(fake.messages(world.channel))
+
+
+async def test_direction_controls_and_invisible_characters_leave_a_cards_name(world: World, tw: BotHandle) -> None:
+    card = {
+        "spec": "chara_card_v2",
+        "data": {"name": "\u202eSable\u202c the\u200b \u2066Quiet\u2069", "description": "x"},
+    }
+    message = await upload(tw, world, "sable.json", json.dumps(card).encode())
+    assert "imported" in message.content, message.content
+    names, _ = await stored(tw)
+    assert "Sable the Quiet" in names

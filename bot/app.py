@@ -16,6 +16,9 @@ from bot.engine_client import EngineClient, EngineError
 from bot.errors import describe
 from bot.lore import LoreService
 from bot.moderation import ModerationService
+from bot.npcs.card_service import CardService
+from bot.npcs.conversation import NpcConversation
+from bot.npcs.service import NpcService
 from bot.poems import PoemService
 from bot.settings import Settings
 from bot.stories import StoryService
@@ -26,15 +29,18 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin")
+EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.npcs", "cogs.admin")
 
 
 class Taleweaver(commands.Bot):
     def __init__(self, *, settings: Settings, db: Database, engine: EngineClient, **options: Any) -> None:
         """`options` go to discord.py's Client (tests pass e.g. guild_ready_timeout)."""
+        intents = discord.Intents.default()
+        # Privileged: only with it can NPCs hear plain messages (replies to them, "Mira, ...").
+        intents.message_content = settings.npc_message_content
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=discord.Intents.default(),
+            intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             **options,
@@ -52,6 +58,11 @@ class Taleweaver(commands.Bot):
             narration_tokens=settings.narration_tokens,
         )
         self.lore = LoreService(db, self.moderation)
+        self.npcs = NpcService(db, self.moderation)
+        self.npc_cards = CardService(db, self.npcs)
+        self.npc_talk = NpcConversation(
+            db, engine, prompt_budget=settings.story_prompt_tokens, line_tokens=settings.npc_line_tokens
+        )
         self.unfinished = UnfinishedMessages(db)
         self.started_at = time.monotonic()
         self.tree.on_error = self.on_app_command_error
@@ -82,6 +93,7 @@ class Taleweaver(commands.Bot):
                 source = None
         counter = await asyncio.to_thread(load_counter, source)
         self.stories.use_counter(counter)
+        self.npc_talk.use_counter(counter)
         log.info("counting prompt tokens with %s", counter.name)
 
     async def on_ready(self) -> None:

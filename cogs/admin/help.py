@@ -71,6 +71,26 @@ SECTIONS: list[HelpSection] = [
         ),
     ),
     HelpSection(
+        "🎭 NPCs",
+        "Characters that speak in the channel under their own name and avatar. Anyone creates; the creator "
+        "or a moderator edits. Reply to an NPC or start with its name to talk (if the server enabled it).",
+        (
+            ("/npc create", "Create an NPC; a form asks for persona, scenario, greeting", "/npc create name:Mira"),
+            ("/npc edit · delete", "Change or remove an NPC you made", "/npc edit npc:Mira new_name:Old Mira"),
+            ("/npc list · show", "The server's NPCs, or one NPC's card", "/npc show npc:Mira"),
+            ("/npc say", "Talk to an NPC; it answers here", "/npc say npc:Mira text:What do you see?"),
+            (
+                "/npc import",
+                "A SillyTavern character card (JSON or PNG) becomes an NPC, its book its lore",
+                "/npc import card:mira.png",
+            ),
+            ("/npc export", "An NPC as a character card file (PNG or JSON)", "/npc export npc:Mira format:png"),
+            ("/scene add · remove · list", "Which NPCs are present in this channel", "/scene add npc:Mira"),
+            ("/scene pin", "A fact an NPC never forgets here", "/scene pin npc:Mira fact:Alice owes her a coin"),
+            ("/scene act", "The NPCs present talk among themselves", "/scene act turns:3"),
+        ),
+    ),
+    HelpSection(
         "🛠️ Server",
         "What the storyteller runs on, and what moderators can change.",
         (

@@ -228,6 +228,32 @@ async def _write_v4(conn: aiosqlite.Connection) -> None:
     )
 
 
+async def _write_npcs(conn: aiosqlite.Connection) -> None:
+    # The NPC migration (npc-speak): an NPC in a scene with a webhook, a memory line, a pin and its own lore.
+    await conn.execute(
+        "INSERT INTO npcs (guild_id, name, name_key, tags, extensions, extra, creator_id, created_at, updated_at) "
+        "VALUES (10, 'Mira ✨', 'mira ✨', '[\"seer\"]', '{\"x\": 1}', '{\"y\": [2]}', 5, 10.0, 10.0)"
+    )
+    await conn.execute("INSERT INTO npc_scene (channel_id, npc_id, added_by, added_at) VALUES (30, 1, 5, 10.5)")
+    await conn.execute("INSERT INTO npc_messages (message_id, npc_id, channel_id, created_at) VALUES (99, 1, 30, 10.7)")
+    await conn.execute("INSERT INTO npc_fallback_notices (channel_id, guild_id, created_at) VALUES (31, 10, 10.8)")
+    await conn.execute(
+        "INSERT INTO npc_webhooks (channel_id, guild_id, webhook_id, token, created_at)"
+        " VALUES (30, 10, 77, 'tok', 11.0)"
+    )
+    await conn.execute(
+        "INSERT INTO npc_memory (npc_id, channel_id, speaker_kind, speaker_id, speaker_name, text, tokens, created_at)"
+        " VALUES (1, 30, 'player', 5, 'Ada', 'Hello, Mira.', 4, 11.5)"
+    )
+    await conn.execute(
+        "INSERT INTO npc_pins (npc_id, channel_id, text, author_id, created_at) VALUES (1, 30, 'p', 5, 12.0)"
+    )
+    await conn.execute(
+        "INSERT INTO lore_entries (guild_id, channel_id, npc_id, keys, secondary_keys, constant, content, author_id,"
+        " created_at) VALUES (10, 0, 1, '[\"marsh\"]', '[]', 1, 'The marsh remembers.', 5, 12.5)"
+    )
+
+
 # Sample data written right after each migration, in that version's own schema. When a migration is added,
 # add a writer for it here: every later migration must keep these rows.
 WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
@@ -235,6 +261,7 @@ WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     2: _write_v2,
     3: _write_v3,
     4: _write_v4,
+    5: _write_npcs,  # the lead renumbers this with 0005_npcs.sql at merge
 }
 
 

@@ -1,10 +1,11 @@
 """How an NPC's line reaches the channel: through the channel's webhook, under the NPC's name and avatar.
 
-One webhook per (parent) channel, created on demand and kept in SQLite; a thread is written to through its
-parent's webhook with `thread`. If the webhook was deleted (10015 Unknown Webhook) it is recreated once and
-the line sent again. Without Manage Webhooks the bot posts the line itself, the NPC's name in bold, and
-tells the channel's moderators once (a notice in that channel, and an `npc.webhook_denied` audit entry).
-Every send uses `AllowedMentions.none()`; text is split at 2,000 characters.
+One webhook per (parent) channel, created on demand and kept in SQLite; a thread (or a forum post) is
+written to through its parent's webhook with `thread`. If the webhook was deleted (10015 Unknown
+Webhook) it is recreated once and the line sent again. Without Manage Webhooks the bot posts the line
+itself, the NPC's name in bold, and tells the channel's moderators once (a notice in that channel, and
+an `npc.webhook_denied` audit entry). Every send uses `AllowedMentions.none()`; text is split at 2,000
+characters.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class NpcVoice:
             return []
         parent = channel.parent if isinstance(channel, discord.Thread) else channel
         thread = channel if isinstance(channel, discord.Thread) else None
-        if not isinstance(parent, discord.TextChannel):
+        if not isinstance(parent, discord.TextChannel | discord.ForumChannel):  # forum posts: the forum's webhook
             return await self._as_bot(channel, npc, body)
         try:
             hook = await self._webhook(parent)
@@ -62,7 +63,7 @@ class NpcVoice:
         except discord.Forbidden:
             return await self._as_bot(channel, npc, body)
 
-    async def _webhook(self, parent: discord.TextChannel) -> discord.Webhook:
+    async def _webhook(self, parent: discord.TextChannel | discord.ForumChannel) -> discord.Webhook:
         async with self._making.setdefault(parent.id, asyncio.Lock()):
             stored: ChannelWebhook | None = await self._service.webhook(parent.id)
             if stored is not None:

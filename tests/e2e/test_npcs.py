@@ -186,6 +186,13 @@ async def test_thread_uses_the_parent_webhook(fake: FakeDiscord, world: World, t
     assert any(r.query.get("thread_id") == str(thread.id) for r in sends)
     assert npc_messages(fake, chan) == [], "the line went into the thread, not the parent"
 
+    forum = fake.add_channel(world.guild, "quests", forum=True)
+    post = fake.add_thread(forum, "the lost bell")
+    ix = await fake.invoke(world.alice, post, "npc say", npc="Tam", text="Tam, where is the bell?")
+    await ix.wait_acknowledged()
+    [forum_line] = await wait_npc_lines(tw, post, 1)
+    assert fake.webhooks[forum_line.webhook_id].channel_id == forum.id, "a forum post uses the forum's webhook"  # type: ignore[index]
+
 
 async def test_reply_and_name_addressing_in_a_two_npc_scene(fake: FakeDiscord, world: World, tw: BotHandle) -> None:
     chan = fake.add_channel(world.guild, "crossroads")

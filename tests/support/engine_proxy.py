@@ -1,11 +1,12 @@
 """A pass-through proxy in front of the real engine that a test can make fail on demand.
 
-`mode = "pass"` forwards everything; `"refuse"` answers chat completions with 503; `"cut"` forwards a
-streamed completion but drops the connection after a few events (the engine dies mid-narration);
-`"hang"` forwards `cut_after` events and then goes quiet, holding the stream open (a generation that is
-still running when the bot is stopped); `hung` is set once a stream has gone quiet. `"stall"` reports
-the request as waiting in line (the engine's `: queued` comments) until the engine has written `stall_after` pieces of text, hands those over at once, then goes silent: a generation
-that runs out of time after a known amount of real text, however fast the machine is.
+`mode = "pass"` forwards everything; `"refuse"` answers chat completions with 503; `"cut"` forwards a streamed
+completion but drops the connection after a few events (the engine dies mid-narration); `"hang"` forwards
+`cut_after` events and then goes quiet, holding the stream open (a generation that is still running when the
+bot is stopped); `hung` is set once a stream has gone quiet. `"stall"` reports the request as waiting in line
+(the engine's `: queued` comments) until the engine has written `stall_after` pieces of text, hands those over
+at once, then goes silent: a generation that runs out of time after a known amount of real text, however fast
+the machine is.
 
 `activity` counts what passed through and `in_flight` the requests under way, so a test can tell a
 slow machine (things still move) from a hang (nothing moves).

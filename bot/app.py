@@ -27,6 +27,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin")
+RESTARTING = "🔁 Taleweaver is restarting and takes no commands right now. Try again in a minute or two."
 
 
 class Taleweaver(commands.Bot):
@@ -54,6 +55,8 @@ class Taleweaver(commands.Bot):
         self.lore = LoreService(db, self.moderation)
         self.unfinished = UnfinishedMessages(db)
         self.started_at = time.monotonic()
+        self.draining = False  # set on SIGTERM: new interactions are turned away politely
+        self._refusals: set[asyncio.Task[None]] = set()
         self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
@@ -91,6 +94,44 @@ class Taleweaver(commands.Bot):
     def uptime(self) -> float:
         return time.monotonic() - self.started_at
 
+    # --- a graceful stop (SIGTERM) ---------------------------------------------------------------------
+    async def shut_down(self, grace: float) -> None:
+        """Stop taking commands, tell the cogs (story channels hear that the storyteller pauses), give the
+        poems and narrations being written `grace` seconds, cancel the rest, then close.
+
+        Cogs take part through optional `shutdown_begins()` and `shutdown_ends()` coroutines: the first
+        runs before the wait, the second after it (to mark what was cancelled as interrupted).
+        """
+        if self.draining:
+            return
+        self.draining = True
+        self._connection.parsers["INTERACTION_CREATE"] = self._turn_away
+        log.info("shutting down: waiting up to %.0f s for %d generations", grace, self.unfinished.writing)
+        await self._each_cog("shutdown_begins")
+        cancelled = await self.unfinished.settle(grace)
+        if cancelled:
+            log.warning("cancelled %d generations that did not finish within %.0f s", cancelled, grace)
+        await self._each_cog("shutdown_ends")
+        await asyncio.gather(*self._refusals, return_exceptions=True)
+        await self.close()
+
+    async def _each_cog(self, hook: str) -> None:
+        for cog in list(self.cogs.values()):
+            method = getattr(cog, hook, None)
+            if method is None:
+                continue
+            try:
+                await method()
+            except Exception:
+                log.exception("%s.%s failed", type(cog).__name__, hook)
+
+    def _turn_away(self, data: Any) -> None:
+        """The gateway's INTERACTION_CREATE while draining: every new interaction gets a polite answer."""
+        interaction: discord.Interaction = discord.Interaction(data=data, state=self._connection)
+        task = asyncio.create_task(_answer_restarting(interaction), name=f"turn-away-{interaction.id}")
+        self._refusals.add(task)
+        task.add_done_callback(self._refusals.discard)
+
     # --- the one error handler ----------------------------------------------------------------------
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         await self.report_error(interaction, error)
@@ -106,6 +147,16 @@ class Taleweaver(commands.Bot):
             log.error("incident %s in %s", incident, _where(interaction), exc_info=original)
             message = f"Sorry, something went wrong on my side (incident `{incident}`). It has been logged."
         await send_private(interaction, f"⚠️ {message}")
+
+
+async def _answer_restarting(interaction: discord.Interaction) -> None:
+    try:
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        else:
+            await interaction.response.send_message(RESTARTING, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not answer an interaction while shutting down", exc_info=True)
 
 
 async def send_private(interaction: discord.Interaction, content: str) -> None:

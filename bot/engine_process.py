@@ -224,7 +224,7 @@ class EngineSupervisor:
         return f"{what}. Its last output:\n{tail}" if tail else what
 
 
-async def _health(session: aiohttp.ClientSession, url: str, timeout: float = 5.0) -> dict:
+async def _health(session: aiohttp.ClientSession, url: str, timeout: float = 5.0) -> dict:  # noqa: ASYNC109 (aiohttp's own timeout)
     try:
         async with session.get(f"{url}/health", timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             return dict(await resp.json(content_type=None))

@@ -46,6 +46,7 @@ class Settings:
     tokenizer: str | None = None  # the model's tokenizer for prompt budgets; default: what the engine reports
     story_prompt_tokens: int = 2048
     narration_tokens: int = 280  # the longest narrator part, in tokens
+    shutdown_grace: float = 30.0  # seconds poems and narrations get to finish on SIGTERM
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -54,6 +55,8 @@ class Settings:
         # `0 < x < inf` also refuses "nan" (every comparison with nan is false) and "inf" (aiohttp cannot time it).
         if not (0 < self.engine_timeout < math.inf and 0 < self.engine_start_timeout < math.inf):
             raise SettingsError("ENGINE_TIMEOUT and ENGINE_START_TIMEOUT must be positive numbers of seconds.")
+        if not 0 <= self.shutdown_grace < math.inf:
+            raise SettingsError("SHUTDOWN_GRACE must be zero or a positive number of seconds.")
         if not 256 <= self.story_prompt_tokens <= 1_000_000:
             raise SettingsError("STORY_PROMPT_TOKENS must be at least 256.")
         if not 16 <= self.narration_tokens <= 4096:
@@ -91,5 +94,6 @@ class Settings:
             "tokenizer": text("TOKENIZER"),
             "story_prompt_tokens": number("STORY_PROMPT_TOKENS", int),
             "narration_tokens": number("STORY_NARRATION_TOKENS", int),
+            "shutdown_grace": number("SHUTDOWN_GRACE", float),
         }
         return cls(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -27,6 +28,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin")
+SERVER_RETRIES = 3  # more tries for a REST call Discord answered 503 (discord.py retries other 5xx itself)
 RESTARTING = "🔁 Taleweaver is restarting and takes no commands right now. Try again in a minute or two."
 
 
@@ -58,6 +60,7 @@ class Taleweaver(commands.Bot):
         self.draining = False  # set on SIGTERM: new interactions are turned away politely
         self._refusals: set[asyncio.Task[None]] = set()
         self.tree.on_error = self.on_app_command_error
+        self.http.request = _retrying_503(self.http.request)  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
         await self.load_tokenizer()
@@ -147,6 +150,26 @@ class Taleweaver(commands.Bot):
             log.error("incident %s in %s", incident, _where(interaction), exc_info=original)
             message = f"Sorry, something went wrong on my side (incident `{incident}`). It has been logged."
         await send_private(interaction, f"⚠️ {message}")
+
+
+def _retrying_503(request: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """discord.py's REST client retries 429 and 500/502/504/524 but raises at once on 503 (Discord's
+    "service unavailable", answered before the request was carried out): a narration, a turn ping or a
+    vote would then be lost to a blip. Retry it a few times with backoff, as discord.py does the others.
+    Uploads are not retried (discord.py closes their files)."""
+
+    async def retrying(route: discord.http.Route, **kwargs: Any) -> Any:
+        for attempt in range(SERVER_RETRIES + 1):
+            try:
+                return await request(route, **kwargs)
+            except discord.DiscordServerError as exc:
+                if exc.status != 503 or attempt == SERVER_RETRIES or kwargs.get("files"):
+                    raise
+                log.warning("Discord answered 503 to %s %s; retrying", route.method, route.path)
+                await asyncio.sleep(1 + 2 * attempt)
+        raise AssertionError("unreachable")
+
+    return retrying
 
 
 async def _answer_restarting(interaction: discord.Interaction) -> None:

@@ -30,7 +30,8 @@ from bot.app import RESTARTING
 from bot.streaming import BUSY, WAITING, WRITING
 from cogs.poems.cog import INTERRUPTED as POEM_INTERRUPTED
 from cogs.stories.cog import PAUSING
-from tests.e2e.test_stories import NARRATOR, answer, start_story
+from cogs.stories.runner import INTERRUPTED as NARRATION_INTERRUPTED
+from tests.e2e.test_stories import NARRATOR, add, answer, start_story
 from tests.fakediscord import Channel, FakeDiscord, Guild, Message, User
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +51,15 @@ class BotProcess:
     bob: User
     db_path: Path
     log_path: Path
+    env: dict[str, str]
     proc: subprocess.Popen[bytes]
+
+    async def respawn(self) -> None:
+        """Start `python -m bot` again on the same database (it starts a new engine) and wait until it is in."""
+        readies = len(self.fake.dispatches_of("READY"))
+        self.proc = _spawn(self.env, self.log_path)
+        await self.wait(lambda: len(self.fake.dispatches_of("READY")) > readies, "the bot to identify again")
+        await self.wait(lambda: (engine := self.engine()) is not None and _ready(engine), "its engine to be ready")
 
     def engine(self) -> psutil.Process | None:
         """The engine the bot started (its child running `-m engine`), if one is alive."""
@@ -92,7 +101,7 @@ async def deployed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bo
         )
         log_path = tmp / "bot.log"
         proc = _spawn(env, log_path)
-        handle = BotProcess(fake, guild, tavern, library, alice, bob, tmp / "taleweaver.db", log_path, proc)
+        handle = BotProcess(fake, guild, tavern, library, alice, bob, tmp / "taleweaver.db", log_path, env, proc)
         try:
             await handle.wait(lambda: fake.connected, "the bot to connect (after starting its engine)")
             await fake.wait_commands_synced(guild, timeout=HANG_GUARD)
@@ -108,7 +117,7 @@ async def deployed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bo
 
 
 def _spawn(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "tests.support.bot_proc"], cwd=ROOT, env=env, stdout=log, stderr=log
         )
@@ -195,6 +204,49 @@ async def test_sigterm_pauses_the_stories_turns_commands_away_cancels_in_time_an
         assert conn.execute("SELECT count(*) FROM unfinished_messages").fetchone() == (0,)
 
 
+async def test_sigkill_mid_narration_then_a_restart_resumes_and_redoes_it_exactly_once(deployed: BotProcess) -> None:
+    """After the SIGTERM above, the bot starts again: the story resumes where it paused. Then the bot is
+    SIGKILLed while the narrator writes; after the next start the cut message says so, the narration is
+    written again once, and no turn is missing or doubled."""
+    fake, tavern, alice = deployed.fake, deployed.tavern, deployed.alice
+    assert deployed.proc.poll() is not None, "stopped by the SIGTERM test"
+    await deployed.respawn()
+    assert "· 1 turn" in await answer(await fake.invoke(alice, tavern, "story status")), "the opening is kept"
+    mark = max(m.id for m in fake.messages(tavern))
+    await add(fake, alice, tavern, "I climb to the lamp room and light the wick.")
+
+    def writing() -> Message | None:
+        return next(
+            (m for m in fake.messages(tavern) if m.id > mark and NARRATOR in m.content and WRITING in m.content), None
+        )
+
+    narrating = await deployed.wait(writing, "the narration streaming")
+    engine = deployed.engine()
+    deployed.proc.kill()  # SIGKILL: no shutdown code runs at all
+    deployed.proc.wait()
+    if engine is not None:  # the engine runs in its own session, so it outlives a SIGKILLed bot
+        engine.kill()
+
+    await deployed.respawn()
+    cut = await deployed.wait(lambda: _marked(fake.message_by_id[narrating.id]), "the cut narration to say so")
+    assert cut.content.startswith(NARRATOR)
+    await deployed.wait(
+        lambda: next(
+            (m for m in fake.messages(tavern) if m.id > narrating.id and m.content.startswith(f"🎲 <@{alice.id}>")),
+            None,
+        ),
+        "alice's turn after the narration was written again",
+    )
+    with sqlite3.connect(deployed.db_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        kinds = [row[0] for row in conn.execute("SELECT kind FROM story_turns ORDER BY seq")]
+        texts = [row[0] for row in conn.execute("SELECT text FROM story_turns WHERE kind = 'player'")]
+    assert kinds == ["narrator", "player", "narrator"], "one opening, alice's turn once, the narration redone once"
+    assert texts == ["I climb to the lamp room and light the wick."]
+    finished = [m for m in fake.messages(tavern) if m.id > narrating.id and NARRATOR in m.content and _settled(m)]
+    assert len(finished) == 1, [m.content[:80] for m in finished]
+
+
 # --- helpers ---------------------------------------------------------------------------------------------
 def _in_line(fake: FakeDiscord, channel: Channel) -> Message | None:
     """The narrator's message, still waiting for its first words (its place in line, or just waiting)."""
@@ -202,6 +254,10 @@ def _in_line(fake: FakeDiscord, channel: Channel) -> Message | None:
     if message is None or WRITING in message.content:
         return None
     return message if WAITING in message.content or BUSY in message.content else None
+
+
+def _marked(message: Message) -> Message | None:
+    return message if NARRATION_INTERRUPTED in message.content else None
 
 
 def _settled(message: Message) -> Message | None:

@@ -10,6 +10,7 @@ the task holding it: a read (or a transaction) inside a transaction joins it ins
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
 import sqlite3
 import time
@@ -94,6 +95,7 @@ class Database:
         self.path = path
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[object] | None = None
+        self.write_seconds: collections.deque[float] = collections.deque(maxlen=10_000)  # BEGIN..COMMIT, newest
 
     @classmethod
     @asynccontextmanager
@@ -151,6 +153,7 @@ class Database:
                 yield self._conn
                 return
             try:
+                began = time.perf_counter()
                 await self._conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._conn
@@ -159,6 +162,7 @@ class Database:
                     raise
                 else:
                     await asyncio.shield(self._conn.commit())
+                    self.write_seconds.append(time.perf_counter() - began)
             except sqlite3.Error as exc:
                 if self._conn.in_transaction:  # a failed COMMIT leaves the transaction open
                     await asyncio.shield(self._rollback())

@@ -1,11 +1,12 @@
 """Streaming generated text into Discord messages, without knowing about Discord.
 
 The renderer edits at most once per `interval` seconds (Discord rate-limits edits, and people cannot
-read faster anyway); when a write itself takes more than a third of that (Discord answered 429 and the client
-waited, or a 5xx was retried) the interval doubles, up to `max_interval`, so a rate-limited stream
-falls back to fewer, larger edits instead of queueing up behind the limit. It splits at the message limit into follow-up messages, and always shows whether the
-text is still being written or done. Where the text goes is a `MessageSink`: the cogs provide one that
-edits an interaction's response and sends follow-ups.
+read faster anyway); when a write itself takes more than a third of that (Discord answered 429 and
+the client waited, or a 5xx was retried) the interval doubles, up to `max_interval`, so a rate-limited
+stream falls back to fewer, larger edits instead of queueing up behind the limit. It splits at the
+message limit into follow-up messages, and always shows whether the text is still being written or
+done. Where the text goes is a `MessageSink`: the cogs provide one that edits an interaction's
+response and sends follow-ups.
 """
 
 from __future__ import annotations

@@ -319,7 +319,7 @@ async def test_a_rate_limited_stream_falls_back_to_fewer_edits_and_loses_nothing
 
 
 async def test_a_fast_sink_keeps_the_interval() -> None:
-    r, sink, clock = renderer(interval=1.0)
+    r, _, clock = renderer(interval=1.0)
     for step in range(30):
         await r.update("x" * (step + 1))
         clock.now += 0.1

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -30,6 +31,8 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.npcs", "cogs.admin")
+SERVER_RETRIES = 3  # more tries for a REST call Discord answered 503 (discord.py retries other 5xx itself)
+RESTARTING = "🔁 Taleweaver is restarting and takes no commands right now. Try again in a minute or two."
 
 
 class Taleweaver(commands.Bot):
@@ -65,7 +68,10 @@ class Taleweaver(commands.Bot):
         )
         self.unfinished = UnfinishedMessages(db)
         self.started_at = time.monotonic()
+        self.draining = False  # set on SIGTERM: new interactions are turned away politely
+        self._refusals: set[asyncio.Task[None]] = set()
         self.tree.on_error = self.on_app_command_error
+        self.http.request = _retrying_503(self.http.request)  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
         await self.load_tokenizer()
@@ -103,6 +109,44 @@ class Taleweaver(commands.Bot):
     def uptime(self) -> float:
         return time.monotonic() - self.started_at
 
+    # --- a graceful stop (SIGTERM) ---------------------------------------------------------------------
+    async def shut_down(self, grace: float) -> None:
+        """Stop taking commands, tell the cogs (story channels hear that the storyteller pauses), give the
+        poems and narrations being written `grace` seconds, cancel the rest, then close.
+
+        Cogs take part through optional `shutdown_begins()` and `shutdown_ends()` coroutines: the first
+        runs before the wait, the second after it (to mark what was cancelled as interrupted).
+        """
+        if self.draining:
+            return
+        self.draining = True
+        self._connection.parsers["INTERACTION_CREATE"] = self._turn_away
+        log.info("shutting down: waiting up to %.0f s for %d generations", grace, self.unfinished.writing)
+        await self._each_cog("shutdown_begins")
+        cancelled = await self.unfinished.settle(grace)
+        if cancelled:
+            log.warning("cancelled %d generations that did not finish within %.0f s", cancelled, grace)
+        await self._each_cog("shutdown_ends")
+        await asyncio.gather(*self._refusals, return_exceptions=True)
+        await self.close()
+
+    async def _each_cog(self, hook: str) -> None:
+        for cog in list(self.cogs.values()):
+            method = getattr(cog, hook, None)
+            if method is None:
+                continue
+            try:
+                await method()
+            except Exception:
+                log.exception("%s.%s failed", type(cog).__name__, hook)
+
+    def _turn_away(self, data: Any) -> None:
+        """The gateway's INTERACTION_CREATE while draining: every new interaction gets a polite answer."""
+        interaction: discord.Interaction = discord.Interaction(data=data, state=self._connection)
+        task = asyncio.create_task(_answer_restarting(interaction), name=f"turn-away-{interaction.id}")
+        self._refusals.add(task)
+        task.add_done_callback(self._refusals.discard)
+
     # --- the one error handler ----------------------------------------------------------------------
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         await self.report_error(interaction, error)
@@ -118,6 +162,36 @@ class Taleweaver(commands.Bot):
             log.error("incident %s in %s", incident, _where(interaction), exc_info=original)
             message = f"Sorry, something went wrong on my side (incident `{incident}`). It has been logged."
         await send_private(interaction, f"⚠️ {message}")
+
+
+def _retrying_503(request: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """discord.py's REST client retries 429 and 500/502/504/524 but raises at once on 503 (Discord's
+    "service unavailable", answered before the request was carried out): a narration, a turn ping or a
+    vote would then be lost to a blip. Retry it a few times with backoff, as discord.py does the others.
+    Uploads are not retried (discord.py closes their files)."""
+
+    async def retrying(route: discord.http.Route, **kwargs: Any) -> Any:
+        for attempt in range(SERVER_RETRIES + 1):
+            try:
+                return await request(route, **kwargs)
+            except discord.DiscordServerError as exc:
+                if exc.status != 503 or attempt == SERVER_RETRIES or kwargs.get("files"):
+                    raise
+                log.warning("Discord answered 503 to %s %s; retrying", route.method, route.path)
+                await asyncio.sleep(1 + 2 * attempt)
+        raise AssertionError("unreachable")
+
+    return retrying
+
+
+async def _answer_restarting(interaction: discord.Interaction) -> None:
+    try:
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        else:
+            await interaction.response.send_message(RESTARTING, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not answer an interaction while shutting down", exc_info=True)
 
 
 async def send_private(interaction: discord.Interaction, content: str) -> None:

@@ -50,6 +50,7 @@ class Settings:
     # Read plain messages so NPCs answer replies and "Mira, ..." (needs Discord's privileged
     # message-content intent switched on in the developer portal). Off: /npc say and /scene still work.
     npc_message_content: bool = False
+    shutdown_grace: float = 30.0  # seconds poems and narrations get to finish on SIGTERM
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -58,6 +59,8 @@ class Settings:
         # `0 < x < inf` also refuses "nan" (every comparison with nan is false) and "inf" (aiohttp cannot time it).
         if not (0 < self.engine_timeout < math.inf and 0 < self.engine_start_timeout < math.inf):
             raise SettingsError("ENGINE_TIMEOUT and ENGINE_START_TIMEOUT must be positive numbers of seconds.")
+        if not 0 <= self.shutdown_grace < math.inf:
+            raise SettingsError("SHUTDOWN_GRACE must be zero or a positive number of seconds.")
         if not 256 <= self.story_prompt_tokens <= 1_000_000:
             raise SettingsError("STORY_PROMPT_TOKENS must be at least 256.")
         if not 16 <= self.narration_tokens <= 4096:
@@ -109,5 +112,6 @@ class Settings:
             "narration_tokens": number("STORY_NARRATION_TOKENS", int),
             "npc_line_tokens": number("NPC_LINE_TOKENS", int),
             "npc_message_content": flag("NPC_MESSAGE_CONTENT"),
+            "shutdown_grace": number("SHUTDOWN_GRACE", float),
         }
         return cls(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]

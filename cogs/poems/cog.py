@@ -44,6 +44,11 @@ class Poems(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(PoemButton)
 
+    async def shutdown_ends(self) -> None:
+        """SIGTERM: a poem cancelled after the grace period says it was interrupted, with its buttons."""
+        for record in await self.bot.unfinished.left_over("poem"):
+            await self._tidy(record)
+
     @app_commands.command(name="poem", description="Write a poem about anything, in the form you like.")
     @app_commands.guild_only()
     @app_commands.describe(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 
 import discord
 from discord import app_commands
@@ -16,6 +17,12 @@ from cogs.stories.runner import StoryRunner
 from cogs.stories.views import ContinueButton, LobbyButton, TurnModal, VoteButton, lobby_view
 from cogs.ui import NO_PINGS, actor_of, defer_public, guarded, in_guild
 
+log = logging.getLogger(__name__)
+
+PAUSING = (
+    "⏸️ The storyteller is pausing for a restart. **{title}** is kept as it is: turns, votes and timers "
+    "pick up where they were when Taleweaver is back."
+)
 MODES = [
     app_commands.Choice(name="Round-robin: players take turns in order", value="round-robin"),
     app_commands.Choice(name="Free: anyone adds; the narrator answers every few contributions", value="free"),
@@ -41,6 +48,21 @@ class Stories(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(LobbyButton, VoteButton, ContinueButton)
         await self.runner.close()
+
+    async def shutdown_begins(self) -> None:
+        """SIGTERM: timers stop (their deadlines stay stored) and every open story's channel hears why."""
+        self.runner.stop()
+        for story in await self.service.open_stories():
+            channel = await self.runner.channel(story.channel_id)
+            if channel is None:
+                continue
+            try:
+                await channel.send(PAUSING.format(title=quote(story.title, 100)), allowed_mentions=NO_PINGS)
+            except discord.HTTPException:
+                log.warning("could not announce the pause in channel %s", story.channel_id, exc_info=True)
+
+    async def shutdown_ends(self) -> None:
+        await self.runner.tidy_left_over()
 
     story = app_commands.Group(name="story", description="Tell a story together, with an AI narrator.", guild_only=True)
 

@@ -51,12 +51,12 @@ class StoryRunner:
         self._narrations: dict[int, asyncio.Task[None]] = {}
         self._continuing: set[int] = set()  # narrator turns being continued right now
         self._background: set[asyncio.Task[Any]] = set()
+        self.stopping = False  # shutting down: no timer or narration is started any more
 
     # --- lifecycle ----------------------------------------------------------------------------------
     async def restore(self) -> int:
         """Re-arm every open story from what the database says. Returns how many were resumed."""
-        for record in await self.bot.unfinished.left_over("narration", "notice"):
-            await self._tidy(record)
+        await self.tidy_left_over()
         stories = await self.service.open_stories()
         for story in stories:
             if story.phase == "voting":
@@ -67,6 +67,19 @@ class StoryRunner:
         if stories:
             log.info("resumed %d open stories", len(stories))
         return len(stories)
+
+    async def tidy_left_over(self) -> None:
+        """Mark the narrations left unfinished (by a crash, or cancelled at shutdown) as interrupted."""
+        for record in await self.bot.unfinished.left_over("narration", "notice"):
+            await self._tidy(record)
+
+    def stop(self) -> None:
+        """At shutdown: no new work, and the timers stop (their deadlines stay stored; `restore` re-arms
+        them). Narrations under way go on; the bot gives them a grace period."""
+        self.stopping = True
+        for task in self._timers.values():
+            task.cancel()
+        self._timers.clear()
 
     async def close(self) -> None:
         tasks = [*self._timers.values(), *self._narrations.values(), *self._background]
@@ -197,6 +210,8 @@ class StoryRunner:
 
     # --- timers -------------------------------------------------------------------------------------
     def arm(self, story: Story) -> None:
+        if self.stopping:
+            return
         old = self._timers.pop(story.id, None)
         if old is not None and old is not asyncio.current_task():
             old.cancel()
@@ -211,7 +226,7 @@ class StoryRunner:
 
     # --- narration ----------------------------------------------------------------------------------
     def narrate(self, story_id: int) -> None:
-        if self.busy(story_id):
+        if self.busy(story_id) or self.stopping:
             return
         self._narrations[story_id] = self._spawn(self._narrate(story_id), f"story-{story_id}-narration")
 

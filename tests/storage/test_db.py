@@ -74,7 +74,7 @@ async def test_new_file_is_configured_and_fully_migrated(tmp_path: Path) -> None
             async with conn.execute("PRAGMA foreign_keys") as cur:
                 assert (await cur.fetchone())[0] == 1
             async with conn.execute("PRAGMA busy_timeout") as cur:
-                assert (await cur.fetchone())[0] == 5000
+                assert (await cur.fetchone())[0] == storage.db.BUSY_TIMEOUT_MS
         migrations = load_migrations()
         assert await recorded_versions(db) == [m.version for m in migrations]
         assert await db.schema_version() == migrations[-1].version

@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import ConfigService
 from bot.engine_client import EngineClient, EngineError
 from bot.errors import describe
 from bot.lore import LoreService
@@ -42,7 +43,8 @@ class Taleweaver(commands.Bot):
         self.settings = settings
         self.db = db
         self.engine = engine
-        self.moderation = ModerationService(db)
+        self.config = ConfigService(db, engine.models)
+        self.moderation = ModerationService(db, self.config)
         self.poems = PoemService(db, engine)
         self.stories = StoryService(
             db,

@@ -12,12 +12,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import ConfigService
+from bot.config import ConfigService, ConfigSnapshot, Place
 from bot.engine_client import EngineClient, EngineError
 from bot.errors import describe
 from bot.lore import LoreService
 from bot.moderation import ModerationService
 from bot.poems import PoemService
+from bot.safety.gate import SafetyGate
+from bot.safety.limits import UsageLimits
 from bot.settings import Settings
 from bot.stories import StoryService
 from bot.text import echo
@@ -27,7 +29,7 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin")
+EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin", "cogs.config")
 
 
 class Taleweaver(commands.Bot):
@@ -45,13 +47,17 @@ class Taleweaver(commands.Bot):
         self.engine = engine
         self.config = ConfigService(db, engine.models)
         self.moderation = ModerationService(db, self.config)
-        self.poems = PoemService(db, engine)
+        self.gate = SafetyGate(db)
+        self.limits = UsageLimits()
+        self.poems = PoemService(db, engine, self.gate)
         self.stories = StoryService(
             db,
             engine,
             self.moderation,
             prompt_budget=settings.story_prompt_tokens,
             narration_tokens=settings.narration_tokens,
+            gate=self.gate,
+            settings_at=self.settings_at,
         )
         self.lore = LoreService(db, self.moderation)
         self.unfinished = UnfinishedMessages(db)
@@ -85,6 +91,13 @@ class Taleweaver(commands.Bot):
         counter = await asyncio.to_thread(load_counter, source)
         self.stories.use_counter(counter)
         log.info("counting prompt tokens with %s", counter.name)
+
+    async def settings_at(self, guild_id: int, channel_id: int) -> ConfigSnapshot:
+        """The settings in a channel the bot knows only by id (a story's): a thread reads its parent's too."""
+        channel = self.get_channel(channel_id)
+        parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
+        nsfw = bool(channel.is_nsfw()) if channel is not None and hasattr(channel, "is_nsfw") else False
+        return await self.config.at(Place(guild_id, channel_id, parent_id, nsfw))
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))

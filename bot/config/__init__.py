@@ -5,7 +5,7 @@ consent = await bot.config.get(guild_id, None, "training_consent")
 """
 
 from bot.config.catalog import BY_KEY, FEATURES, SETTINGS
-from bot.config.service import Change, ConfigService, HistoryPage
+from bot.config.service import Change, ConfigService, HistoryPage, defaults
 from bot.config.snapshot import ConfigSnapshot, Place
 from bot.config.types import InvalidValue, Setting
 
@@ -20,4 +20,5 @@ __all__ = [
     "InvalidValue",
     "Place",
     "Setting",
+    "defaults",
 ]

@@ -85,7 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
         "max_length", "generation", "The most tokens any one text may have.", 512, channel=True, low=16, high=2048,
     ),
     NumberSetting(
-        "temperature", "generation", "Default sampling temperature (higher: more surprising).", 0.85,
+        "temperature", "generation", "Sampling temperature (higher: more surprising).", 0.8,
         channel=True, low=0.0, high=2.0, integer=False,
     ),
     NumberSetting(

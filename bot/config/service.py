@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+Stored = dict[tuple[int, str], Any]  # (scope id, key) -> typed value, for one server
+_CACHES: weakref.WeakKeyDictionary[Database, dict[int, Stored]] = weakref.WeakKeyDictionary()
 ModelNames = Callable[[], Awaitable[list[str]]]  # the engine's /v1/models; raises when unreachable
 AUDIT_PREFIXES = ("config.", "settings.")
 HISTORY_PAGE = 10
@@ -50,7 +53,8 @@ class ConfigService:
     def __init__(self, db: Database, model_names: ModelNames | None = None) -> None:
         self._db = db
         self._model_names = model_names
-        self._cache: dict[int, dict[tuple[int, str], Any]] = {}
+        # Shared by every ConfigService over the same database, so a change made through one is seen by all.
+        self._cache = _CACHES.setdefault(db, {})
 
     # --- reading ------------------------------------------------------------------------------------
     async def get(
@@ -209,3 +213,8 @@ def _pick(setting: Setting, stored: dict[tuple[int, str], Any], place: Place) ->
     if (repo.SERVER, key) in stored:
         return stored[(repo.SERVER, key)], SERVER
     return setting.default, DEFAULT
+
+
+def defaults() -> ConfigSnapshot:
+    """Every setting at its default: what a feature uses when it is run without the registry (unit tests)."""
+    return ConfigSnapshot(**{s.key: s.default for s in SETTINGS}, origins={s.key: DEFAULT for s in SETTINGS})

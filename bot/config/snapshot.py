@@ -53,10 +53,14 @@ class ConfigSnapshot:
     def cooldown(self, feature: str) -> int:
         return int(getattr(self, f"{feature}_cooldown", 0))
 
-    def tokens(self, wanted: int | None = None) -> int:
-        """A generation length: what the feature wants (or the default), never above the maximum."""
-        return max(1, min(wanted if wanted is not None else self.length, self.max_length))
+    def tokens(self, builtin: int, *, use_default: bool = True) -> int:
+        """A generation length: the server's `length` if its moderators set one (and `use_default`), else the
+        feature's own; never above `max_length`."""
+        set_here = self.origins.get("length", DEFAULT) != DEFAULT
+        wanted = self.length if use_default and set_here else builtin
+        return max(1, min(wanted, self.max_length))
 
-    def heat(self, wanted: float | None = None) -> float:
-        """A temperature: what the feature wants (or the default), never above the maximum."""
-        return min(wanted if wanted is not None else self.temperature, self.max_temperature)
+    def heat(self, builtin: float) -> float:
+        """A temperature: the server's if its moderators set one, else the feature's own; never above the maximum."""
+        wanted = self.temperature if self.origins.get("temperature", DEFAULT) != DEFAULT else builtin
+        return min(wanted, self.max_temperature)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.config import ConfigSnapshot
+from bot.errors import UserFacingError
 from bot.safety.matcher import Matcher, digest
 from bot.text import quote
 from storage import guilds
@@ -18,6 +19,10 @@ log = logging.getLogger(__name__)
 
 OutputCheck = Callable[[int, str], Awaitable[str | None]]  # (guild id, text) -> why it must be withheld, or None
 WITHHELD = "🛡️ *This text was withheld: it went against this server's rules.*"
+
+
+class Blocked(UserFacingError):
+    """A request was refused by the gate; the message says why (only its author sees it)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,14 @@ class SafetyGate:
         )
         return Verdict(False, text, reason, rules)
 
+    async def screen(self, context: SafetyContext, fields: dict[str, str]) -> None:
+        """Check each named input (`{"topic": ...}`); raise Blocked with the first refusal."""
+        for name, text in fields.items():
+            if text:
+                verdict = await self.check_input(context, text, field_name=name)
+                if not verdict.allowed:
+                    raise Blocked(verdict.reason)
+
     def preview(self, settings: ConfigSnapshot, text: str) -> str:
         """What may be shown of a text still being written: blocked words already blacked out."""
         if settings.blocked_output_action == "withhold" and self.matcher(settings).find(text):
@@ -101,7 +114,7 @@ class SafetyGate:
             await guilds.audit(conn, context.guild_id, context.user_id or 0, action, **detail, **extra)
 
 
-def rating_rules(settings: ConfigSnapshot) -> str:
+def rating_rules(settings: ConfigSnapshot, *, language: bool = True) -> str:
     """What every system prompt adds for this place: the content rating, the style note, the language."""
     if settings.content_rating == "mature":
         parts = ["Mature themes are allowed here, but never sexual content involving minors or real people."]
@@ -109,6 +122,6 @@ def rating_rules(settings: ConfigSnapshot) -> str:
         parts = ["Keep everything suitable for all ages: no sexual content, no graphic violence or gore, no slurs."]
     if settings.style_note:
         parts.append(f"The server's style note (follow it where it does not break these rules): {settings.style_note}")
-    if settings.language:
+    if language and settings.language:
         parts.append(f"Write in {settings.language}.")
     return " ".join(parts)

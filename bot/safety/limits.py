@@ -26,7 +26,15 @@ class UsageLimits:
         self._running: dict[int, int] = {}  # guild -> texts being written
 
     def admit(self, settings: ConfigSnapshot, guild_id: int, user_id: int, feature: str, *, generates: bool) -> None:
-        """Raise NotAllowed with what to do, or record the use (for the cooldown) and return."""
+        """`check`, then count the use for the cooldown."""
+        self.check(settings, guild_id, user_id, feature, generates=generates)
+        self.used(guild_id, user_id, feature)
+
+    def used(self, guild_id: int, user_id: int, feature: str) -> None:
+        self._last[(guild_id, user_id, feature)] = self._now()
+
+    def check(self, settings: ConfigSnapshot, guild_id: int, user_id: int, feature: str, *, generates: bool) -> None:
+        """Raise NotAllowed (Busy for the concurrency limit) with what to do, or return."""
         if not settings.active:
             raise NotAllowed("Taleweaver is not active in this channel. A moderator can change that with `/config`.")
         if not settings.enabled(feature):
@@ -45,7 +53,6 @@ class UsageLimits:
                 f"This server already has {settings.max_concurrent} texts being written, as many as its moderators "
                 "allow at once. Please try again when one is finished."
             )
-        self._last[key] = self._now()
 
     def check_starter(self, settings: ConfigSnapshot, role_ids: frozenset[int], is_moderator: bool) -> None:
         role = settings.story_starter_role

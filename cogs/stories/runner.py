@@ -298,7 +298,8 @@ class StoryRunner:
         ):
             if isinstance(event, TextDelta):
                 text += event.text
-                await stream.update(join_continuation(before, clean_narration(text, plan.players)))
+                shown = self.bot.gate.preview(plan.settings, clean_narration(text, plan.players))
+                await stream.update(join_continuation(before, shown))
             elif isinstance(event, Finished):
                 finish = event.reason
             elif isinstance(event, Queued):

@@ -184,3 +184,14 @@ async def _version_before_config(db: Database) -> int:
     from storage.db import load_migrations
 
     return next(m.version for m in load_migrations() if m.name == "config") - 1
+
+
+def test_the_readme_and_help_document_every_setting_and_command() -> None:
+    from cogs.admin.help import SECTIONS, render_section
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    missing = [s.key for s in SETTINGS if f"| `{s.key}` |" not in readme]
+    assert not missing, f"add these settings to the README's table: {missing}"
+    helped = "\n".join(render_section(s) for s in SECTIONS)
+    assert all(f"/config {c}" in helped for c in ("show", "set", "reset", "history"))
+    assert all(len(render_section(s)) <= 4096 for s in SECTIONS)

@@ -86,6 +86,7 @@ async def test_invalid_values_get_a_specific_private_error(
         ("blocked_output_action", "burn", "one of: redact, withhold"),
         ("blocked_words", "grue", None),
         ("nonsense", "1", "no setting called"),
+        ("model_adapter", "no-such-adapter", "The engine has no model or adapter called"),  # asked /v1/models
     ):
         ix = await fake.invoke(mod, chan, "config set", key=key, value=value)
         shown = await answer(ix)

@@ -51,14 +51,37 @@ async def test_a_blocked_word_is_refused_on_input_before_the_model_sees_it(
     shown = await answer(lore)
     assert lore.ephemeral and "Your content contains" in shown, shown
 
+    turn = await fake.invoke(alice, chan, "story add", text="I feed the grue my lantern.")
+    await turn.wait_acknowledged(timeout=3)
+    assert turn.ephemeral and "Your turn contains" in (turn.response_data or {}).get("content", ""), turn.response_data
+    kept = (await turn.wait_original()).attachments
+    assert [a.text for a in kept] == ["I feed the grue my lantern."], "the refused turn is handed back"
+
     assert taleweaver.proxy.completions == asked, "nothing was sent to the model"
     with sqlite3.connect(taleweaver.db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM poems").fetchone() == (0,)
         assert conn.execute("SELECT COUNT(*) FROM lore_entries").fetchone() == (0,)
     rows = safety_rows(taleweaver)
-    assert [action for action, _ in rows] == ["safety.input_refused", "safety.input_refused"]
+    assert [action for action, _ in rows] == ["safety.input_refused"] * 3
     assert all("grue" not in detail.casefold() and "lord" not in detail.casefold() for _, detail in rows), rows
-    assert [json.loads(d)["rules"][0].split(":")[0] for _, d in rows] == ["#1", "#2"]
+    assert [json.loads(d)["rules"][0].split(":")[0] for _, d in rows] == ["#1", "#2", "#1"]
+
+
+async def test_the_server_limit_on_texts_written_at_once(
+    fake: FakeDiscord, world: World, taleweaver: BotHandle
+) -> None:
+    proxy, bot = taleweaver.proxy, taleweaver.bot
+    assert proxy is not None and bot is not None
+    await answer(await fake.invoke(world.mod, world.channel, "config set", key="max_concurrent", value="1"))
+    proxy.mode = "hang"  # the first poem stays in the middle of being written
+    first = await fake.invoke(world.alice, world.channel, "poem", topic="lighthouses")
+    await taleweaver.wait(lambda: proxy.hung.is_set(), what="the first poem to be under way")
+    assert bot.limits.running(world.guild.id) == 1
+    second = await fake.invoke(world.bob, world.other_channel, "poem", topic="harbours")
+    shown = await answer(second)
+    assert second.ephemeral and "already has 1 texts being written" in shown, shown
+    assert proxy.completions == 1, "the second request never reached the engine"
+    assert first.deferred
 
 
 async def test_blocked_words_in_what_the_model_wrote_are_blacked_out(

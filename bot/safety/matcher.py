@@ -44,30 +44,48 @@ def digest(term: str) -> str:
     return hashlib.sha256(fold(term)[0].encode("utf-8")).hexdigest()[:12]
 
 
-def _pattern(term: str) -> re.Pattern[str] | None:
-    folded = " ".join(fold(term)[0].split())
-    if not folded:
+def _folded(term: str) -> str:
+    return " ".join(fold(term)[0].split())
+
+
+def _unspaced(folded: str) -> bool:
+    """Scripts written without spaces (CJK, Thai, ...) have no word boundaries to ask for."""
+    return not all(ord(c) < 0x0E00 or 0x1E00 <= ord(c) < 0x2E80 for c in folded)
+
+
+def _alternation(terms: list[str], bounded: bool) -> re.Pattern[str] | None:
+    if not terms:
         return None
-    body = r"\s+".join(re.escape(word) for word in folded.split(" "))
-    # Scripts written without spaces (CJK, Thai, ...) have no word boundaries to ask for.
-    spaced = all(ord(c) < 0x0E00 or 0x1E00 <= ord(c) < 0x2E80 for c in folded)
-    return re.compile(rf"(?<!\w){body}(?!\w)" if spaced else body)
+    # Longest first, so "dark lord" wins over "dark" where both match.
+    body = "|".join(r"\s+".join(map(re.escape, t.split(" "))) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)" if bounded else f"(?:{body})")
 
 
 class Matcher:
-    """A compiled list of blocked words and phrases."""
+    """A compiled list of blocked words and phrases: one regular expression for all of them."""
 
     def __init__(self, terms: list[str]) -> None:
         self.terms = list(terms)
-        self._patterns = [(i, p) for i, t in enumerate(self.terms) if (p := _pattern(t)) is not None]
+        self._rule: dict[str, int] = {}
+        for i, term in enumerate(self.terms):
+            folded = _folded(term)
+            if folded and folded not in self._rule:
+                self._rule[folded] = i
+        spaced = [t for t in self._rule if not _unspaced(t)]
+        self._patterns = [
+            p
+            for p in (_alternation(spaced, True), _alternation([t for t in self._rule if _unspaced(t)], False))
+            if p is not None
+        ]
 
     def find(self, text: str) -> list[Hit]:
         if not self._patterns or not text:
             return []
         folded, where = fold(text)
         hits = []
-        for rule, pattern in self._patterns:
+        for pattern in self._patterns:
             for match in pattern.finditer(folded):
+                rule = self._rule.get(" ".join(match.group(0).split()), 0)
                 hits.append(Hit(rule, where[match.start()], where[match.end() - 1] + 1))
         return sorted(hits, key=lambda h: (h.start, h.end))
 

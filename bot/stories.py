@@ -569,9 +569,13 @@ class StoryService:
             story = await self._open(conn, channel_id)
             recent = await turn_repo.recent(conn, story.id, limit=12, after_seq=story.summary_upto)
             messages = recap_request(story, story.summary, recent, await self._names(conn, story))
-        sampling = Sampling(max_tokens=160, temperature=0.7)
-        result = await self._engine.complete(messages, tenant=str(story.guild_id), sampling=sampling)
-        return story, clean_narration(result.text, [])
+        settings = await self.settings(story)
+        sampling = Sampling(max_tokens=settings.tokens(160, use_default=False), temperature=settings.heat(0.7))
+        result = await self._engine.complete(
+            with_rules(messages, settings), tenant=str(story.guild_id), sampling=sampling
+        )
+        plan = NarrationPlan(story, "recap", messages, sampling, [], 0, settings)
+        return story, await self.screen_output(plan, clean_narration(result.text, []))
 
     async def refresh_summary(self, story_id: int) -> bool:
         """Fold the oldest unsummarised turns into the rolling summary, once they take up too much room."""

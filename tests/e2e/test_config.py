@@ -131,3 +131,22 @@ async def test_settings_survive_a_restart_and_the_history_pages_them(
     assert f"channel: <#{chan.id}>" in lines[0] and "after: off" in lines[0], text
     assert "after: **Keepers**" in lines[1] and "<@&" not in text, text
     assert "Page 1 of 1 · 3 changes" in history.embeds[0]["footer"]["text"]
+
+
+async def test_an_allowlist_and_who_may_start_stories(fake: FakeDiscord, world: World, taleweaver: BotHandle) -> None:
+    mod, chan, elsewhere = world.mod, world.channel, world.other_channel
+    await answer(await fake.invoke(mod, chan, "config set", key="active", value="off"))
+    await answer(await fake.invoke(mod, chan, "config set", key="active", value="on", channel=chan))
+    tellers = fake.add_role(world.guild, "Tellers")  # no permissions: starts stories by the setting alone
+    await answer(await fake.invoke(mod, chan, "config set", key="story_starter_role", role=tellers))
+
+    outside = await fake.invoke(world.alice, elsewhere, "story start", title="T", genre="g", premise="p")
+    assert "not active in this channel" in await answer(outside)
+    refused = await fake.invoke(world.alice, chan, "story start", title="T", genre="g", premise="p")
+    shown = await answer(refused)
+    assert refused.ephemeral and "Only members with the" in shown and "can start stories here" in shown, shown
+    fake.set_roles(world.guild, world.bob, [tellers])
+    opened = await fake.invoke(world.bob, chan, "story start", title="T", genre="g", premise="p")
+    lobby = await opened.wait_original()
+    assert not opened.ephemeral and lobby.embeds, "a member with the role opens the lobby"
+    assert not any(m.pinged_roles for m in fake.messages(chan)), "the role named in the refusal is never pinged"

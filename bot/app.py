@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import ConfigService, ConfigSnapshot, Place
 from bot.engine_client import EngineClient, EngineError
 from bot.errors import describe
 from bot.lore import LoreService
@@ -21,6 +22,8 @@ from bot.npcs.card_service import CardService
 from bot.npcs.conversation import NpcConversation
 from bot.npcs.service import NpcService
 from bot.poems import PoemService
+from bot.safety.gate import SafetyGate
+from bot.safety.limits import UsageLimits
 from bot.settings import Settings
 from bot.stories import StoryService
 from bot.text import echo
@@ -30,7 +33,7 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.npcs", "cogs.admin")
+EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.npcs", "cogs.admin", "cogs.config")
 SERVER_RETRIES = 3  # more tries for a REST call Discord answered 503 (discord.py retries other 5xx itself)
 RESTARTING = "🔁 Taleweaver is restarting and takes no commands right now. Try again in a minute or two."
 
@@ -51,14 +54,19 @@ class Taleweaver(commands.Bot):
         self.settings = settings
         self.db = db
         self.engine = engine
-        self.moderation = ModerationService(db)
-        self.poems = PoemService(db, engine)
+        self.config = ConfigService(db, engine.models)
+        self.moderation = ModerationService(db, self.config)
+        self.gate = SafetyGate(db)
+        self.limits = UsageLimits()
+        self.poems = PoemService(db, engine, self.gate)
         self.stories = StoryService(
             db,
             engine,
             self.moderation,
             prompt_budget=settings.story_prompt_tokens,
             narration_tokens=settings.narration_tokens,
+            gate=self.gate,
+            settings_at=self.settings_at,
         )
         self.lore = LoreService(db, self.moderation)
         self.npcs = NpcService(db, self.moderation)
@@ -101,6 +109,13 @@ class Taleweaver(commands.Bot):
         self.stories.use_counter(counter)
         self.npc_talk.use_counter(counter)
         log.info("counting prompt tokens with %s", counter.name)
+
+    async def settings_at(self, guild_id: int, channel_id: int) -> ConfigSnapshot:
+        """The settings in a channel the bot knows only by id (a story's): a thread reads its parent's too."""
+        channel = self.get_channel(channel_id)
+        parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
+        nsfw = bool(channel.is_nsfw()) if channel is not None and hasattr(channel, "is_nsfw") else False
+        return await self.config.at(Place(guild_id, channel_id, parent_id, nsfw))
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))

@@ -177,6 +177,16 @@ class EngineClient:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise EngineUnavailable(f"The storyteller's engine is not reachable ({exc}).") from exc
 
+    async def models(self) -> list[str]:
+        """The model (and adapter) names /v1/models lists. Raises EngineUnavailable."""
+        try:
+            async with self.session.get(f"{self.base_url}/v1/models", timeout=_timeout(10)) as resp:
+                body = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise EngineUnavailable(f"The storyteller's engine is not reachable ({exc}).") from exc
+        data = body.get("data", []) if isinstance(body, dict) else []
+        return [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id")]
+
     async def complete(self, messages: list[dict[str, str]], *, tenant: str, sampling: Sampling) -> Completion:
         body = self._body(messages, tenant, sampling, stream=False)
         async with self._post(body) as resp:

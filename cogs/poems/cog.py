@@ -9,13 +9,26 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import ConfigSnapshot
 from bot.engine_client import EngineError, Queued, TextDelta
 from bot.errors import Conflict, NotFound, describe
 from bot.poems import DEFAULT_FORM, FORMS, PoemDone, PoemRequest
+from bot.safety.gate import WITHHELD
 from bot.streaming import interrupted
 from bot.text import echo, escape_markdown, quote, truncate
 from cogs.poems.views import PoemButton, poem_view
-from cogs.ui import NO_PINGS, InteractionSink, OnMessage, defer_public, guarded, in_guild, is_moderator, renderer
+from cogs.ui import (
+    NO_PINGS,
+    InteractionSink,
+    OnMessage,
+    admit,
+    defer_public,
+    guarded,
+    in_guild,
+    is_moderator,
+    place_of,
+    renderer,
+)
 from storage.poems import Poem
 from storage.unfinished import Unfinished
 
@@ -64,11 +77,18 @@ class Poems(commands.Cog):
         request = PoemRequest(
             in_guild(interaction), interaction.channel_id or 0, interaction.user.id, topic, form, mood, language
         )
+        settings = await admit(interaction, "poems", {"topic": topic, "mood": mood}, generates=True)
         poem = await self.bot.poems.create(request)  # bad input is answered privately, before deferring
-        await self.write(interaction, poem, await defer_public(interaction))
+        await self.write(interaction, poem, await defer_public(interaction), settings=settings)
 
     async def write(
-        self, interaction: discord.Interaction, poem: Poem, message_id: int | None, *, continuing: bool = False
+        self,
+        interaction: discord.Interaction,
+        poem: Poem,
+        message_id: int | None,
+        *,
+        continuing: bool = False,
+        settings: ConfigSnapshot | None = None,
     ) -> None:
         """Stream a poem (or the rest of one cut short) into the interaction's message `message_id`, then
         put the buttons under it.
@@ -78,11 +98,19 @@ class Poems(commands.Cog):
         track = self.bot.unfinished.track(
             "poem", poem.id, interaction.channel_id or 0, message_id=message_id, token=interaction.token
         )
-        async with track as tracker:
-            await self._write(interaction, poem, tracker.placed, continuing=continuing)
+        settings = settings or await self.bot.config.at(place_of(interaction))
+        with self.bot.limits.writing(poem.guild_id):  # counted against the server's limit while it is written
+            async with track as tracker:
+                await self._write(interaction, poem, tracker.placed, settings, continuing=continuing)
 
     async def _write(
-        self, interaction: discord.Interaction, poem: Poem, on_message: OnMessage, *, continuing: bool = False
+        self,
+        interaction: discord.Interaction,
+        poem: Poem,
+        on_message: OnMessage,
+        settings: ConfigSnapshot,
+        *,
+        continuing: bool = False,
     ) -> None:
         """Stream into the interaction's message; `continuing` writes the rest of a poem cut short."""
         sink = InteractionSink(interaction, on_message=on_message)
@@ -92,7 +120,7 @@ class Poems(commands.Cog):
             if continuing:
                 await stream.update(poem.text)
             done: PoemDone | None = None
-            async for event in self.bot.poems.compose(poem, continuing=continuing):
+            async for event in self.bot.poems.compose(poem, continuing=continuing, settings=settings):
                 if isinstance(event, Queued):
                     await stream.queued(event.position, event.eta)
                 elif isinstance(event, TextDelta):
@@ -112,6 +140,10 @@ class Poems(commands.Cog):
         finally:
             self._writing.discard(poem.id)
         assert done is not None
+        if done.withheld:
+            sink.view = poem_view(done.poem, written=False)
+            await stream.finish("", note=f"{WITHHELD} {done.safety}")
+            return
         if not done.poem.text:
             sink.view = poem_view(done.poem, written=False)
             await stream.finish("", note="🤔 The storyteller found no words this time. Press **Regenerate**.")
@@ -121,6 +153,8 @@ class Poems(commands.Cog):
             note = "⚠️ *The poem reached its length limit and may be cut short.*\n" + note
         if done.cut_short:
             note = f"{CUT_SHORT} Press **Continue** for the rest.\n" + note
+        if done.safety:
+            note = f"🛡️ *{done.safety}*\n" + note
         sink.view = poem_view(done.poem, cut_short=done.cut_short)
         await stream.finish(done.poem.text, note=note)
 
@@ -140,6 +174,7 @@ class Poems(commands.Cog):
             await self.bot.poems.check_can_regenerate(poem, interaction.user.id, await is_moderator(interaction), what)
             if poem.id in self._writing:
                 raise Conflict("This poem is being written right now; wait for it to finish.")
+            await admit(interaction, "poems", generates=True)
             await interaction.response.defer()
             await interaction.edit_original_response(view=None)
             await self.write(
@@ -149,6 +184,7 @@ class Poems(commands.Cog):
                 continuing=action == "continue" and bool(poem.text),
             )
         else:
+            await admit(interaction, "poems", generates=True)
             new = await self.bot.poems.another_take(poem_id, interaction.user.id, interaction.channel_id or 0)
             await self.write(interaction, new, await defer_public(interaction))
 

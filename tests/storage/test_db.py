@@ -254,6 +254,14 @@ async def _write_npcs(conn: aiosqlite.Connection) -> None:
     )
 
 
+async def _write_v5(conn: aiosqlite.Connection) -> None:
+    # 0005 (config): the registry's values, server-wide (scope 0) and per channel.
+    await conn.execute(
+        "INSERT INTO config_values (guild_id, scope_id, key, value, updated_by, updated_at) VALUES "
+        "(10, 0, 'blocked_words', '[\"grue\", \"ünïcödé ✨\"]', 5, 10.0), (10, 30, 'poems_enabled', 'false', 5, 10.5)"
+    )
+
+
 # Sample data written right after each migration, in that version's own schema. When a migration is added,
 # add a writer for it here: every later migration must keep these rows.
 WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
@@ -261,7 +269,8 @@ WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     2: _write_v2,
     3: _write_v3,
     4: _write_v4,
-    5: _write_npcs,  # the lead renumbers this with 0005_npcs.sql at merge
+    5: _write_v5,  # 0005_config
+    6: _write_npcs,  # 0006_npcs
 }
 
 

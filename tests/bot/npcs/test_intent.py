@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 import pytest
 
 from bot.app import Taleweaver
+from bot.engine_client import EngineClient
 from bot.settings import Settings
+from storage.db import Database
 
 
 @pytest.mark.parametrize("enabled", [False, True])
-async def test_intent_follows_the_setting(enabled: bool) -> None:
-    nothing: Any = None  # the bot only keeps its resources until it runs
-    bot = Taleweaver(settings=Settings(npc_message_content=enabled), db=nothing, engine=nothing)
-    assert bot.intents.message_content is enabled
-    assert bot.intents.guilds and not bot.intents.members
+async def test_intent_follows_the_setting(enabled: bool, tmp_path: Path) -> None:
+    async with Database.open(tmp_path / "bot.db") as db:  # a real file; the engine below is never contacted
+        engine = EngineClient("http://127.0.0.1:9")
+        bot = Taleweaver(settings=Settings(npc_message_content=enabled), db=db, engine=engine)
+        assert bot.intents.message_content is enabled
+        assert bot.intents.guilds and not bot.intents.members

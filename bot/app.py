@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.engine_client import EngineClient, EngineError
 from bot.errors import describe
+from bot.feedback import FeedbackService
 from bot.lore import LoreService
 from bot.moderation import ModerationService
 from bot.poems import PoemService
@@ -26,7 +27,7 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin")
+EXTENSIONS = ("cogs.feedback", "cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin")
 
 
 class Taleweaver(commands.Bot):
@@ -52,6 +53,7 @@ class Taleweaver(commands.Bot):
             narration_tokens=settings.narration_tokens,
         )
         self.lore = LoreService(db, self.moderation)
+        self.feedback = FeedbackService(db)
         self.unfinished = UnfinishedMessages(db)
         self.started_at = time.monotonic()
         self.tree.on_error = self.on_app_command_error

@@ -14,6 +14,7 @@ from bot.errors import Conflict, NotFound, describe
 from bot.poems import DEFAULT_FORM, FORMS, PoemDone, PoemRequest
 from bot.streaming import interrupted
 from bot.text import echo, escape_markdown, quote, truncate
+from cogs.feedback.views import add_rating
 from cogs.poems.views import PoemButton, poem_view
 from cogs.ui import NO_PINGS, InteractionSink, OnMessage, defer_public, guarded, in_guild, is_moderator, renderer
 from storage.poems import Poem
@@ -64,9 +65,9 @@ class Poems(commands.Cog):
 
     async def write(
         self, interaction: discord.Interaction, poem: Poem, message_id: int | None, *, continuing: bool = False
-    ) -> None:
+    ) -> PoemDone | None:
         """Stream a poem (or the rest of one cut short) into the interaction's message `message_id`, then
-        put the buttons under it.
+        put the buttons under it. Returns the finished poem, or None if it was not written.
 
         Until it is finished the message is recorded as unfinished, so a restart can say it was cut off.
         """
@@ -74,11 +75,11 @@ class Poems(commands.Cog):
             "poem", poem.id, interaction.channel_id or 0, message_id=message_id, token=interaction.token
         )
         async with track as tracker:
-            await self._write(interaction, poem, tracker.placed, continuing=continuing)
+            return await self._write(interaction, poem, tracker.placed, continuing=continuing)
 
     async def _write(
         self, interaction: discord.Interaction, poem: Poem, on_message: OnMessage, *, continuing: bool = False
-    ) -> None:
+    ) -> PoemDone | None:
         """Stream into the interaction's message; `continuing` writes the rest of a poem cut short."""
         sink = InteractionSink(interaction, on_message=on_message)
         stream = renderer(sink, header(poem))
@@ -101,23 +102,28 @@ class Poems(commands.Cog):
             else:
                 sink.view = poem_view(poem, written=False)
                 await stream.finish(note=f"⚠️ {describe(exc)} Press **Regenerate** to try again.")
-            return
+            return None
         except discord.NotFound:
-            return  # the message was deleted while we wrote; leaving the stream aborts the generation
+            return None  # the message was deleted while we wrote; leaving the stream aborts the generation
         finally:
             self._writing.discard(poem.id)
         assert done is not None
         if not done.poem.text:
             sink.view = poem_view(done.poem, written=False)
             await stream.finish("", note="🤔 The storyteller found no words this time. Press **Regenerate**.")
-            return
+            return None
         note = f"— for <@{done.poem.author_id}> · poem #{done.poem.id}"
         if done.truncated:
             note = "⚠️ *The poem reached its length limit and may be cut short.*\n" + note
         if done.cut_short:
             note = f"{CUT_SHORT} Press **Continue** for the rest.\n" + note
-        sink.view = poem_view(done.poem, cut_short=done.cut_short)
+        item = await self.bot.feedback.written(
+            "poem", done.poem.guild_id, self.bot.poems.messages(done.poem), done.poem.text,
+            poem_id=done.poem.id, requester_id=done.poem.author_id,
+        )  # fmt: skip
+        sink.view = add_rating(poem_view(done.poem, cut_short=done.cut_short), item.id)
         await stream.finish(done.poem.text, note=note)
+        return done
 
     @guarded
     async def on_button(self, interaction: discord.Interaction, action: str, poem_id: int) -> None:
@@ -125,7 +131,9 @@ class Poems(commands.Cog):
         poem = await self.bot.poems.get(poem_id)
         if action == "save":
             saved, newly = await self.bot.poems.save(poem_id, guild_id, interaction.user.id)
-            await interaction.response.edit_message(view=poem_view(saved))
+            await self.bot.feedback.poem_saved(saved.id, interaction.user.id)
+            latest = await self.bot.feedback.latest_item(saved.id)
+            await interaction.response.edit_message(view=add_rating(poem_view(saved), latest))
             what = "Saved to the anthology" if newly else "Already in the anthology"
             await interaction.followup.send(
                 f"📚 {what} as poem #{saved.id}. `/anthology show id:{saved.id}` shows it.", ephemeral=True
@@ -137,15 +145,24 @@ class Poems(commands.Cog):
                 raise Conflict("This poem is being written right now; wait for it to finish.")
             await interaction.response.defer()
             await interaction.edit_original_response(view=None)
-            await self.write(
-                interaction,
-                poem,
-                interaction.message.id if interaction.message else None,
-                continuing=action == "continue" and bool(poem.text),
+            continuing = action == "continue" and bool(poem.text)
+            done = await self.write(
+                interaction, poem, interaction.message.id if interaction.message else None, continuing=continuing
             )
+            if done is not None and not continuing:  # the text it replaced was passed over
+                await self._replaced("regenerate", interaction, poem, done.poem)
         else:
             new = await self.bot.poems.another_take(poem_id, interaction.user.id, interaction.channel_id or 0)
-            await self.write(interaction, new, await defer_public(interaction))
+            done = await self.write(interaction, new, await defer_public(interaction))
+            if done is not None:
+                await self._replaced("another", interaction, poem, done.poem)
+
+    async def _replaced(self, source: str, interaction: discord.Interaction, old: Poem, new: Poem) -> None:
+        """Feedback: the user asked for `new` instead of `old`'s text, from the same request."""
+        await self.bot.feedback.replaced(
+            source, new.guild_id, interaction.user.id, self.bot.poems.messages(new), new.text, old.text,
+            poem_id=new.id, old_poem_id=old.id if old.id != new.id else None,
+        )  # fmt: skip
 
     async def _tidy(self, record: Unfinished) -> None:
         """After a restart: a poem cut off mid-stream (or still "thinking") says so, with its buttons."""

@@ -28,7 +28,9 @@ def feedback(db: Database) -> FeedbackService:
 
 async def _poem(db: Database, guild_id: int = CONSENTING, author_id: int = 7, text: str = "rain on the roof") -> int:
     async with db.transaction() as conn:
-        poem = await poem_repo.create(conn, guild_id=guild_id, channel_id=5, author_id=author_id, topic="rain", form="haiku")
+        poem = await poem_repo.create(
+            conn, guild_id=guild_id, channel_id=5, author_id=author_id, topic="rain", form="haiku"
+        )
         await poem_repo.set_text(conn, poem.id, text)
     return poem.id
 
@@ -80,7 +82,9 @@ async def test_saving_approves_the_current_text(db: Database, feedback: Feedback
 
 async def test_replaced_text_is_recorded_as_rejected(db: Database, feedback: FeedbackService) -> None:
     old, new = await _poem(db, text="old words"), await _poem(db, text="new words")
-    pair = await feedback.replaced("another", CONSENTING, 7, PROMPT, "new words", "old words", poem_id=new, old_poem_id=old)
+    pair = await feedback.replaced(
+        "another", CONSENTING, 7, PROMPT, "new words", "old words", poem_id=new, old_poem_id=old
+    )
     assert pair is not None and (pair.chosen, pair.rejected, pair.source, pair.prompt) == (
         "new words", "old words", "another", PROMPT,
     )  # fmt: skip
@@ -127,8 +131,12 @@ async def test_a_vote_without_a_kept_prompt_records_nothing(db: Database, feedba
 
 
 async def test_forget_user_removes_their_feedback_and_what_quotes_them(db: Database, feedback: FeedbackService) -> None:
-    theirs = await feedback.written("poem", CONSENTING, PROMPT, "t", poem_id=await _poem(db, author_id=7), requester_id=7)
-    others = await feedback.written("poem", CONSENTING, PROMPT, "o", poem_id=await _poem(db, author_id=8), requester_id=8)
+    theirs = await feedback.written(
+        "poem", CONSENTING, PROMPT, "t", poem_id=await _poem(db, author_id=7), requester_id=7
+    )
+    others = await feedback.written(
+        "poem", CONSENTING, PROMPT, "o", poem_id=await _poem(db, author_id=8), requester_id=8
+    )
     await feedback.rate(others.id, CONSENTING, 7, 1)
     await feedback.rate(others.id, CONSENTING, 8, 1)
     options = ("x", "y")

@@ -64,10 +64,19 @@ class Poems(commands.Cog):
         await self.write(interaction, poem, await defer_public(interaction))
 
     async def write(
-        self, interaction: discord.Interaction, poem: Poem, message_id: int | None, *, continuing: bool = False
+        self,
+        interaction: discord.Interaction,
+        poem: Poem,
+        message_id: int | None,
+        *,
+        continuing: bool = False,
+        replacing: tuple[str, Poem] | None = None,
     ) -> PoemDone | None:
         """Stream a poem (or the rest of one cut short) into the interaction's message `message_id`, then
         put the buttons under it. Returns the finished poem, or None if it was not written.
+
+        `replacing` ("regenerate" or "another", the poem as it was): the new text is recorded as preferred
+        over the old one, before the buttons appear.
 
         Until it is finished the message is recorded as unfinished, so a restart can say it was cut off.
         """
@@ -75,10 +84,16 @@ class Poems(commands.Cog):
             "poem", poem.id, interaction.channel_id or 0, message_id=message_id, token=interaction.token
         )
         async with track as tracker:
-            return await self._write(interaction, poem, tracker.placed, continuing=continuing)
+            return await self._write(interaction, poem, tracker.placed, continuing=continuing, replacing=replacing)
 
     async def _write(
-        self, interaction: discord.Interaction, poem: Poem, on_message: OnMessage, *, continuing: bool = False
+        self,
+        interaction: discord.Interaction,
+        poem: Poem,
+        on_message: OnMessage,
+        *,
+        continuing: bool = False,
+        replacing: tuple[str, Poem] | None = None,
     ) -> PoemDone | None:
         """Stream into the interaction's message; `continuing` writes the rest of a poem cut short."""
         sink = InteractionSink(interaction, on_message=on_message)
@@ -121,6 +136,8 @@ class Poems(commands.Cog):
             "poem", done.poem.guild_id, self.bot.poems.messages(done.poem), done.poem.text,
             poem_id=done.poem.id, requester_id=done.poem.author_id,
         )  # fmt: skip
+        if replacing is not None:
+            await self._replaced(*replacing, interaction.user.id, done.poem)
         sink.view = add_rating(poem_view(done.poem, cut_short=done.cut_short), item.id)
         await stream.finish(done.poem.text, note=note)
         return done
@@ -146,21 +163,17 @@ class Poems(commands.Cog):
             await interaction.response.defer()
             await interaction.edit_original_response(view=None)
             continuing = action == "continue" and bool(poem.text)
-            done = await self.write(
-                interaction, poem, interaction.message.id if interaction.message else None, continuing=continuing
-            )
-            if done is not None and not continuing:  # the text it replaced was passed over
-                await self._replaced("regenerate", interaction, poem, done.poem)
+            message_id = interaction.message.id if interaction.message else None
+            replacing = None if continuing else ("regenerate", poem)  # the text it replaces was passed over
+            await self.write(interaction, poem, message_id, continuing=continuing, replacing=replacing)
         else:
             new = await self.bot.poems.another_take(poem_id, interaction.user.id, interaction.channel_id or 0)
-            done = await self.write(interaction, new, await defer_public(interaction))
-            if done is not None:
-                await self._replaced("another", interaction, poem, done.poem)
+            await self.write(interaction, new, await defer_public(interaction), replacing=("another", poem))
 
-    async def _replaced(self, source: str, interaction: discord.Interaction, old: Poem, new: Poem) -> None:
+    async def _replaced(self, source: str, old: Poem, user_id: int, new: Poem) -> None:
         """Feedback: the user asked for `new` instead of `old`'s text, from the same request."""
         await self.bot.feedback.replaced(
-            source, new.guild_id, interaction.user.id, self.bot.poems.messages(new), new.text, old.text,
+            source, new.guild_id, user_id, self.bot.poems.messages(new), new.text, old.text,
             poem_id=new.id, old_poem_id=old.id if old.id != new.id else None,
         )  # fmt: skip
 

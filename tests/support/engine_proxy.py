@@ -7,14 +7,16 @@ still running when the bot is stopped); `hung` is set once a stream has gone qui
 has written `stall_after` pieces of text, hands those over at once, then goes silent: a generation
 that runs out of time after a known amount of real text, however fast the machine is.
 
-`activity` counts what passed through and `in_flight` the requests under way, so a test can tell a
-slow machine (things still move) from a hang (nothing moves).
+`chat_bodies` keeps each chat request's JSON (the prompt, the `model` field). `activity` counts what passed
+through and `in_flight` the requests under way, so a test can tell a slow machine (things still move) from
+a hang (nothing moves).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import aiohttp
 from aiohttp import web
@@ -32,6 +34,7 @@ class EngineProxy:
         self.stall_after = 8
         self.hung = asyncio.Event()
         self.completions = 0
+        self.chat_bodies: list[dict] = []  # every chat completion request, as the bot sent it
         self.activity = 0
         self.in_flight = 0
         self.port = free_port()
@@ -66,6 +69,8 @@ class EngineProxy:
                     headers={"Retry-After": "1"},
                 )
         body = await request.read()
+        if is_chat:
+            self.chat_bodies.append(json.loads(body))
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
         self.in_flight += 1
         try:

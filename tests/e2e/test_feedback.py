@@ -3,8 +3,12 @@ the real bot, the real engine and a real SQLite file."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 
+from bot.dataset.__main__ import main as dataset_main
+from engine.finetune.data import load
 from storage import feedback as repo
 from tests.e2e.conftest import BotHandle, World
 from tests.e2e.test_poems import finished_poem, first_words, poem_id, write_poem
@@ -127,3 +131,33 @@ async def test_a_vote_is_recorded_as_preference_pairs_with_the_prompt_the_narrat
                         int(up.rsplit(":", 1)[1]))  # fmt: skip
     assert winner == [(options[1], 1)], "the chosen take is an approved narration, with its own rating buttons"
     assert len(narrations(fake, chan)) >= 2
+
+
+async def test_the_export_honours_consent_and_scrubs(
+    fake: FakeDiscord, world: World, taleweaver: BotHandle, tmp_path: Path
+) -> None:
+    """Poems saved before the moderators opted in are never exported; those after are, scrubbed."""
+    mention = f"<@{world.bob.id}>"
+    _, early = await write_poem(taleweaver, world, topic=f"the sea, for {mention}", form="haiku")
+    await (await fake.click(world.alice, early, custom_id=f"poem:save:{poem_id(early)}")).wait_followups(1)
+
+    consent = await fake.invoke(world.mod, world.channel, "config set", key="training_consent", value="true")
+    await consent.wait_acknowledged(timeout=3)
+    assert consent.ephemeral
+
+    _, later = await write_poem(taleweaver, world, topic=f"a lantern, for {mention}", form="haiku")
+    await (await fake.click(world.alice, later, custom_id=f"poem:save:{poem_id(later)}")).wait_followups(1)
+    up, _ = rating_ids(later)
+    await rate(fake, world.bob, later, up)
+
+    out = tmp_path / "sft.jsonl"
+    argv = ["export", "--out", str(out), "--db", str(taleweaver.db_path), "--quiet"]
+    assert await asyncio.to_thread(dataset_main, argv) == 0
+    text = out.read_text(encoding="utf-8")
+    records = [json.loads(line) for line in text.splitlines()]
+    assert len(records) == 1, text
+    prompt = json.dumps(records[0]["messages"][:-1], ensure_ascii=False)
+    assert "a lantern, for someone" in prompt and "the sea" not in text, "only what was written with consent"
+    assert str(world.bob.id) not in text and "<@" not in text, "mentions and ids scrubbed"
+    assert records[0]["meta"] == {"server": str(world.guild.id), "feature": "poem (saved)"}
+    assert load(out, "sft"), "engine.finetune reads it"

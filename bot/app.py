@@ -12,12 +12,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import ConfigService, ConfigSnapshot, Place
 from bot.engine_client import EngineClient, EngineError
 from bot.errors import describe
 from bot.feedback import FeedbackService
 from bot.lore import LoreService
 from bot.moderation import ModerationService
 from bot.poems import PoemService
+from bot.safety.gate import SafetyGate
+from bot.safety.limits import UsageLimits
 from bot.settings import Settings
 from bot.stories import StoryService
 from bot.text import echo
@@ -27,7 +30,7 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.feedback", "cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin")
+EXTENSIONS = ("cogs.feedback", "cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin", "cogs.config")
 
 
 class Taleweaver(commands.Bot):
@@ -43,17 +46,23 @@ class Taleweaver(commands.Bot):
         self.settings = settings
         self.db = db
         self.engine = engine
-        self.moderation = ModerationService(db)
-        self.poems = PoemService(db, engine)
+        self.config = ConfigService(db, engine.models)
+        self.moderation = ModerationService(db, self.config)
+        self.gate = SafetyGate(db)
+        self.limits = UsageLimits()
+        self.poems = PoemService(db, engine, self.gate)
         self.stories = StoryService(
             db,
             engine,
             self.moderation,
             prompt_budget=settings.story_prompt_tokens,
             narration_tokens=settings.narration_tokens,
+            gate=self.gate,
+            settings_at=self.settings_at,
         )
         self.lore = LoreService(db, self.moderation)
-        self.feedback = FeedbackService(db)
+        self.feedback = FeedbackService(db, self.training_consent)
+        engine.route_models(self.model_adapter)
         self.unfinished = UnfinishedMessages(db)
         self.started_at = time.monotonic()
         self.tree.on_error = self.on_app_command_error
@@ -85,6 +94,23 @@ class Taleweaver(commands.Bot):
         counter = await asyncio.to_thread(load_counter, source)
         self.stories.use_counter(counter)
         log.info("counting prompt tokens with %s", counter.name)
+
+    async def training_consent(self, guild_id: int) -> bool:
+        """Whether the server's moderators let its feedback train the model (read when each row is written)."""
+        return bool(await self.config.get(guild_id, None, "training_consent"))
+
+    async def model_adapter(self, tenant: str) -> str | None:
+        """The adapter a server's requests are written with (`/config set model_adapter`); None: the base model."""
+        if not tenant.isdigit():
+            return None
+        return str(await self.config.get(int(tenant), None, "model_adapter")) or None
+
+    async def settings_at(self, guild_id: int, channel_id: int) -> ConfigSnapshot:
+        """The settings in a channel the bot knows only by id (a story's): a thread reads its parent's too."""
+        channel = self.get_channel(channel_id)
+        parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
+        nsfw = bool(channel.is_nsfw()) if channel is not None and hasattr(channel, "is_nsfw") else False
+        return await self.config.at(Place(guild_id, channel_id, parent_id, nsfw))
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))

@@ -185,7 +185,7 @@ class EngineClient:
             raise EngineUnavailable(f"The storyteller's engine is not reachable ({exc}).") from exc
 
     async def models(self) -> list[str]:
-        """The model ids the server lists in /v1/models (the base model, then any adapters)."""
+        """The model (and adapter) names /v1/models lists. Raises EngineUnavailable."""
         try:
             async with self.session.get(f"{self.base_url}/v1/models", timeout=_timeout(10)) as resp:
                 body = await resp.json(content_type=None)

@@ -10,8 +10,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import discord
 
+from bot.config import ConfigSnapshot, Place
 from bot.errors import NotAllowed
 from bot.moderation import Actor
+from bot.safety.gate import SafetyContext
 from bot.streaming import StreamRenderer
 from bot.text import MESSAGE_LIMIT
 
@@ -177,3 +179,34 @@ def in_guild(interaction: discord.Interaction) -> int:
     if interaction.guild_id is None:
         raise NotAllowed("Taleweaver works inside servers, not in direct messages.")
     return interaction.guild_id
+
+
+def place_of(
+    interaction: discord.Interaction, channel: discord.abc.GuildChannel | discord.Thread | None = None
+) -> Place:
+    """Where settings are read for this interaction (or for `channel`): a thread reads its parent's too, and
+    is age-restricted when its parent is."""
+    target: Any = channel if channel is not None else interaction.channel
+    guild_id = interaction.guild_id or 0
+    if target is None:
+        return Place(guild_id, interaction.channel_id)
+    parent_id = getattr(target, "parent_id", None) if isinstance(target, discord.Thread) else None
+    nsfw = bool(target.is_nsfw()) if hasattr(target, "is_nsfw") else bool(getattr(target, "nsfw", False))
+    return Place(guild_id, target.id, parent_id, nsfw)
+
+
+async def admit(
+    interaction: discord.Interaction, feature: str, texts: dict[str, str] | None = None, *, generates: bool = False
+) -> ConfigSnapshot:
+    """The one check before a feature runs: Taleweaver active here, the feature on, the member's cooldown, the
+    server's limit on texts being written (`generates`), and the gate on what they typed. Raises a user-facing
+    error saying what to do; on success the use counts for the cooldown and the settings here are returned."""
+    guild_id = in_guild(interaction)
+    bot: Any = interaction.client
+    settings: ConfigSnapshot = await bot.config.at(place_of(interaction))
+    bot.limits.check(settings, guild_id, interaction.user.id, feature, generates=generates)
+    if texts:
+        context = SafetyContext(guild_id, interaction.channel_id, interaction.user.id, feature, settings)
+        await bot.gate.screen(context, texts)
+    bot.limits.used(guild_id, interaction.user.id, feature)
+    return settings

@@ -1,4 +1,4 @@
-"""Feedback on what the bot writes: generated items, ratings, preference pairs (see 0005_feedback.sql)."""
+"""Feedback on what the bot writes: generated items, ratings, preference pairs (see migrations/*_feedback.sql)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bot.dataset.export import KINDS, ExportOptions, Policy, StoredConsentOnly, count, export
+from bot.dataset.export import KINDS, ExportOptions, Policy, ServerSettings, count, export
 from bot.settings import Settings, SettingsError
 from storage.db import Database, StorageError
 
@@ -62,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def policy_for(db: Database) -> Policy:
-    return StoredConsentOnly()
+    return ServerSettings(db)
 
 
 async def run(args: argparse.Namespace, db_path: Path) -> list[str]:

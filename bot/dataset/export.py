@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.config import ConfigService
 from bot.dataset.scrub import blocked_pattern, scrub_messages
 from storage import feedback as repo
 from storage.db import Database
@@ -32,6 +33,19 @@ class Policy(Protocol):
     async def consents(self, guild_id: int) -> bool: ...
 
     async def blocked_words(self, guild_id: int) -> list[str]: ...
+
+
+class ServerSettings:
+    """The servers' settings as the bot sees them (`/config`): training_consent and blocked_words."""
+
+    def __init__(self, db: Database) -> None:
+        self._config = ConfigService(db)
+
+    async def consents(self, guild_id: int) -> bool:
+        return bool(await self._config.get(guild_id, None, "training_consent"))
+
+    async def blocked_words(self, guild_id: int) -> list[str]:
+        return list(await self._config.get(guild_id, None, "blocked_words"))
 
 
 class StoredConsentOnly:

@@ -9,14 +9,27 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import ConfigSnapshot
 from bot.engine_client import EngineError, Queued, TextDelta
 from bot.errors import Conflict, NotFound, describe
 from bot.poems import DEFAULT_FORM, FORMS, PoemDone, PoemRequest
+from bot.safety.gate import WITHHELD
 from bot.streaming import interrupted
 from bot.text import echo, escape_markdown, quote, truncate
 from cogs.feedback.views import add_rating
 from cogs.poems.views import PoemButton, poem_view
-from cogs.ui import NO_PINGS, InteractionSink, OnMessage, defer_public, guarded, in_guild, is_moderator, renderer
+from cogs.ui import (
+    NO_PINGS,
+    InteractionSink,
+    OnMessage,
+    admit,
+    defer_public,
+    guarded,
+    in_guild,
+    is_moderator,
+    place_of,
+    renderer,
+)
 from storage.poems import Poem
 from storage.unfinished import Unfinished
 
@@ -60,8 +73,9 @@ class Poems(commands.Cog):
         request = PoemRequest(
             in_guild(interaction), interaction.channel_id or 0, interaction.user.id, topic, form, mood, language
         )
+        settings = await admit(interaction, "poems", {"topic": topic, "mood": mood}, generates=True)
         poem = await self.bot.poems.create(request)  # bad input is answered privately, before deferring
-        await self.write(interaction, poem, await defer_public(interaction))
+        await self.write(interaction, poem, await defer_public(interaction), settings=settings)
 
     async def write(
         self,
@@ -70,10 +84,11 @@ class Poems(commands.Cog):
         message_id: int | None,
         *,
         continuing: bool = False,
+        settings: ConfigSnapshot | None = None,
         replacing: tuple[str, Poem] | None = None,
-    ) -> PoemDone | None:
+    ) -> None:
         """Stream a poem (or the rest of one cut short) into the interaction's message `message_id`, then
-        put the buttons under it. Returns the finished poem, or None if it was not written.
+        put the buttons under it.
 
         `replacing` ("regenerate" or "another", the poem as it was): the new text is recorded as preferred
         over the old one, before the buttons appear.
@@ -83,18 +98,23 @@ class Poems(commands.Cog):
         track = self.bot.unfinished.track(
             "poem", poem.id, interaction.channel_id or 0, message_id=message_id, token=interaction.token
         )
-        async with track as tracker:
-            return await self._write(interaction, poem, tracker.placed, continuing=continuing, replacing=replacing)
+        settings = settings or await self.bot.config.at(place_of(interaction))
+        with self.bot.limits.writing(poem.guild_id):  # counted against the server's limit while it is written
+            async with track as tracker:
+                await self._write(
+                    interaction, poem, tracker.placed, settings, continuing=continuing, replacing=replacing
+                )
 
     async def _write(
         self,
         interaction: discord.Interaction,
         poem: Poem,
         on_message: OnMessage,
+        settings: ConfigSnapshot,
         *,
         continuing: bool = False,
         replacing: tuple[str, Poem] | None = None,
-    ) -> PoemDone | None:
+    ) -> None:
         """Stream into the interaction's message; `continuing` writes the rest of a poem cut short."""
         sink = InteractionSink(interaction, on_message=on_message)
         stream = renderer(sink, header(poem))
@@ -103,7 +123,7 @@ class Poems(commands.Cog):
             if continuing:
                 await stream.update(poem.text)
             done: PoemDone | None = None
-            async for event in self.bot.poems.compose(poem, continuing=continuing):
+            async for event in self.bot.poems.compose(poem, continuing=continuing, settings=settings):
                 if isinstance(event, Queued):
                     await stream.queued(event.position, event.eta)
                 elif isinstance(event, TextDelta):
@@ -123,6 +143,10 @@ class Poems(commands.Cog):
         finally:
             self._writing.discard(poem.id)
         assert done is not None
+        if done.withheld:
+            sink.view = poem_view(done.poem, written=False)
+            await stream.finish("", note=f"{WITHHELD} {done.safety}")
+            return
         if not done.poem.text:
             sink.view = poem_view(done.poem, written=False)
             await stream.finish("", note="🤔 The storyteller found no words this time. Press **Regenerate**.")
@@ -132,15 +156,11 @@ class Poems(commands.Cog):
             note = "⚠️ *The poem reached its length limit and may be cut short.*\n" + note
         if done.cut_short:
             note = f"{CUT_SHORT} Press **Continue** for the rest.\n" + note
-        item = await self.bot.feedback.written(
-            "poem", done.poem.guild_id, self.bot.poems.messages(done.poem), done.poem.text,
-            poem_id=done.poem.id, requester_id=done.poem.author_id,
-        )  # fmt: skip
-        if replacing is not None:
-            await self._replaced(*replacing, interaction.user.id, done.poem)
-        sink.view = add_rating(poem_view(done.poem, cut_short=done.cut_short), item.id)
+        if done.safety:
+            note = f"🛡️ *{done.safety}*\n" + note
+        item = await self._record(interaction.user.id, done.poem, settings, replacing)
+        sink.view = add_rating(poem_view(done.poem, cut_short=done.cut_short), item)
         await stream.finish(done.poem.text, note=note)
-        return done
 
     @guarded
     async def on_button(self, interaction: discord.Interaction, action: str, poem_id: int) -> None:
@@ -160,6 +180,7 @@ class Poems(commands.Cog):
             await self.bot.poems.check_can_regenerate(poem, interaction.user.id, await is_moderator(interaction), what)
             if poem.id in self._writing:
                 raise Conflict("This poem is being written right now; wait for it to finish.")
+            await admit(interaction, "poems", generates=True)
             await interaction.response.defer()
             await interaction.edit_original_response(view=None)
             continuing = action == "continue" and bool(poem.text)
@@ -167,15 +188,26 @@ class Poems(commands.Cog):
             replacing = None if continuing else ("regenerate", poem)  # the text it replaces was passed over
             await self.write(interaction, poem, message_id, continuing=continuing, replacing=replacing)
         else:
+            await admit(interaction, "poems", generates=True)
             new = await self.bot.poems.another_take(poem_id, interaction.user.id, interaction.channel_id or 0)
             await self.write(interaction, new, await defer_public(interaction), replacing=("another", poem))
 
-    async def _replaced(self, source: str, old: Poem, user_id: int, new: Poem) -> None:
-        """Feedback: the user asked for `new` instead of `old`'s text, from the same request."""
-        await self.bot.feedback.replaced(
-            source, new.guild_id, user_id, self.bot.poems.messages(new), new.text, old.text,
-            poem_id=new.id, old_poem_id=old.id if old.id != new.id else None,
-        )  # fmt: skip
+    async def _record(
+        self, user_id: int, poem: Poem, settings: ConfigSnapshot, replacing: tuple[str, Poem] | None
+    ) -> int:
+        """Feedback: the poem as shown, with the exact prompt it was written from (its rating buttons'
+        item); with `replacing`, the user asked for it instead of the old poem's text, from the same request."""
+        prompt = self.bot.poems.messages(poem, settings)
+        item = await self.bot.feedback.written(
+            "poem", poem.guild_id, prompt, poem.text, poem_id=poem.id, requester_id=poem.author_id
+        )
+        if replacing is not None:
+            source, old = replacing
+            await self.bot.feedback.replaced(
+                source, poem.guild_id, user_id, prompt, poem.text, old.text,
+                poem_id=poem.id, old_poem_id=old.id if old.id != poem.id else None,
+            )  # fmt: skip
+        return item.id
 
     async def _tidy(self, record: Unfinished) -> None:
         """After a restart: a poem cut off mid-stream (or still "thinking") says so, with its buttons."""

@@ -9,12 +9,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.export import export_story
-from bot.story_rules import TURN_LIMIT, StoryOptions, parse_duration
+from bot.safety.gate import Blocked
+from bot.story_rules import MIN_TIMEOUT, TURN_LIMIT, StoryOptions, parse_duration
 from bot.text import InputProblem, echo, quote
 from cogs.stories.render import lobby_embed, status_embed, turn_message, vote_embed
 from cogs.stories.runner import StoryRunner
 from cogs.stories.views import ContinueButton, LobbyButton, TurnModal, VoteButton, lobby_view
-from cogs.ui import NO_PINGS, actor_of, defer_public, guarded, in_guild
+from cogs.ui import NO_PINGS, actor_of, admit, defer_public, guarded, in_guild, is_moderator
 
 MODES = [
     app_commands.Choice(name="Round-robin: players take turns in order", value="round-robin"),
@@ -58,9 +59,12 @@ class Stories(commands.Cog):
         turn_timeout: str = "", rounds: app_commands.Range[int, 0, 100] = 0,
         narrate_every: app_commands.Range[int, 1, 10] = 3, choices: int = 0,
     ) -> None:  # fmt: skip
-        options = StoryOptions(
-            title, genre, premise, mode, parse_duration(turn_timeout), rounds, narrate_every, choices
-        )
+        settings = await admit(interaction, "stories", {"title": title, "genre": genre, "premise": premise})
+        actor = actor_of(interaction)
+        self.bot.limits.check_starter(settings, actor.role_ids, await is_moderator(interaction))
+        timeout = parse_duration(turn_timeout) if turn_timeout.strip() else settings.turn_timeout
+        timeout = max(timeout, MIN_TIMEOUT) if timeout else 0  # a server default under the minimum rounds up
+        options = StoryOptions(title, genre, premise, mode, timeout, rounds, narrate_every, choices)
         user = interaction.user
         story = await self.service.create(
             in_guild(interaction), interaction.channel_id, user.id, user.display_name, options
@@ -139,6 +143,7 @@ class Stories(commands.Cog):
     async def submit_turn(self, interaction: discord.Interaction, text: str, *, edit: bool = False) -> None:
         """Shared by /story add, the modal and /story edit. A rejected draft is handed back, never lost."""
         try:
+            await admit(interaction, "stories", {"turn": text})
             if edit:
                 turn = await self.service.edit_last(interaction.channel_id, interaction.user.id, text)
                 await interaction.response.send_message(
@@ -147,7 +152,7 @@ class Stories(commands.Cog):
                 )
                 return
             outcome = await self.service.add_turn(interaction.channel_id, interaction.user.id, text)
-        except InputProblem as problem:
+        except (InputProblem, Blocked) as problem:
             await interaction.response.send_message(
                 f"⚠️ {problem} Your text is attached so nothing is lost.",
                 file=discord.File(io.BytesIO(text.encode("utf-8")), filename="your-turn.txt"),

@@ -231,11 +231,13 @@ class StoryRunner:
         if channel is None:
             return
         try:
-            if plan.sampling.n > 1:
-                outcome = await self._narrate_choices(channel, plan)
-            else:
-                async with self.bot.unfinished.track("narration", story_id, plan.story.channel_id) as tracker:
-                    outcome = await self._narrate_stream(channel, plan, tracker.placed)
+            # Counted against the server's limit on texts written at once (a story is never refused its narrator).
+            with self.bot.limits.writing(plan.story.guild_id):
+                if plan.sampling.n > 1:
+                    outcome = await self._narrate_choices(channel, plan)
+                else:
+                    async with self.bot.unfinished.track("narration", story_id, plan.story.channel_id) as tracker:
+                        outcome = await self._narrate_stream(channel, plan, tracker.placed)
         except EngineError as exc:
             outcome = await self.service.fail_narration(story_id, describe(exc) or "The narrator stumbled.")
         except discord.HTTPException:
@@ -305,7 +307,8 @@ class StoryRunner:
         ):
             if isinstance(event, TextDelta):
                 text += event.text
-                await stream.update(join_continuation(before, clean_narration(text, plan.players)))
+                shown = self.bot.gate.preview(plan.settings, clean_narration(text, plan.players))
+                await stream.update(join_continuation(before, shown))
             elif isinstance(event, Finished):
                 finish = event.reason
             elif isinstance(event, Queued):

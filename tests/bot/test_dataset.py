@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import ConfigService
 from bot.dataset.__main__ import main
 from bot.dataset.export import ExportOptions, export
 from bot.dataset.scrub import blocked_pattern, scrub
 from bot.feedback import FeedbackService
+from bot.moderation import Actor
 from engine.finetune.data import PreferencePair, SftExample, load
 from storage import poems as poem_repo
 from storage.db import Database
@@ -28,6 +30,16 @@ async def cli(argv: list[str]) -> int:
 
 async def consent(guild_id: int) -> bool:
     return guild_id in consenting
+
+
+async def configure(db: Database, guild_id: int, key: str, value: object) -> None:
+    """What a moderator's `/config set` stores."""
+    await ConfigService(db).set(Actor.of(1, guild_id, True, []), key, value, parsed=True)
+
+
+async def opt_in(db: Database, guild_id: int, yes: bool = True) -> None:
+    consenting.add(guild_id) if yes else consenting.discard(guild_id)
+    await configure(db, guild_id, "training_consent", yes)
 
 
 async def _poem(db: Database, guild_id: int, text: str) -> int:
@@ -48,7 +60,7 @@ async def _approved(feedback: FeedbackService, db: Database, guild_id: int, text
 async def filled(db: Database, tmp_path: Path) -> Path:
     """YES consented throughout; NO never did; LATER opted in only after its rows were written."""
     consenting.clear()
-    consenting.add(YES)
+    await opt_in(db, YES)
     feedback = FeedbackService(db, consent)
     await _approved(feedback, db, YES, "Rain taps the window,\nslow drums for a sleepy cat,\nthe kettle answers.")
     await _approved(feedback, db, YES, "Rain taps the window,\nslow drums for a sleepy cat,\nthe kettle answers.")
@@ -64,7 +76,7 @@ async def filled(db: Database, tmp_path: Path) -> Path:
     await _approved(feedback, db, NO, "SECRET-NO poem, never to be exported")
     await feedback.replaced("regenerate", NO, 7, PROMPT, "SECRET-NO new", "SECRET-NO old", poem_id=disliked)
     await _approved(feedback, db, LATER, "SECRET-LATER poem from before consent")
-    consenting.add(LATER)
+    await opt_in(db, LATER)
     for n in range(12):  # enough distinct prompts that both splits get some
         prompt = [*PROMPT[:1], {"role": "user", "content": f"A haiku about thing {n}."}]
         await _approved(feedback, db, YES, f"Poem number {n}.", prompt)
@@ -121,15 +133,18 @@ async def test_server_and_since_filters(
 
 
 async def test_a_server_that_withdrew_consent_is_left_out(db: Database, filled: Path, tmp_path: Path) -> None:
-    class Withdrawn:
-        async def consents(self, guild_id: int) -> bool:
-            return False
+    await opt_in(db, YES, False)
+    out = tmp_path / "none.jsonl"
+    assert await cli(["export", "--out", str(out), "--db", str(filled), "--quiet"]) == 0
+    assert out.read_text(encoding="utf-8") == "", "a server that opted out again is not exported"
 
-        async def blocked_words(self, guild_id: int) -> list[str]:
-            return []
 
-    summary = await export(db, tmp_path / "none.jsonl", ExportOptions(), Withdrawn())
-    assert summary.total == 0 and summary.not_consenting_now > 0
+async def test_the_server_s_blocked_words_are_redacted(db: Database, filled: Path, tmp_path: Path) -> None:
+    await configure(db, YES, "blocked_words", ["grimword"])
+    out = tmp_path / "blocked.jsonl"
+    assert await cli(["export", "--out", str(out), "--db", str(filled), "--quiet"]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "GRIMWORD" not in text.upper() and "[redacted] falls" in text
 
 
 async def test_blocked_words_are_redacted(db: Database, filled: Path, tmp_path: Path) -> None:

@@ -29,6 +29,12 @@ async def rate(fake: FakeDiscord, user: object, message: Message, custom_id: str
     return str((ix.response_data or {}).get("content"))
 
 
+def sent_bodies(tw: BotHandle) -> list[dict]:
+    """Every chat request the bot sent the engine, as JSON."""
+    assert tw.proxy is not None
+    return [json.loads(body) for body in tw.proxy.requests]
+
+
 async def rows(tw: BotHandle, sql: str, *params: object) -> list[tuple]:
     assert tw.bot is not None
     async with tw.bot.db.read() as conn:
@@ -42,7 +48,7 @@ async def test_ratings_regenerate_and_save_are_recorded(fake: FakeDiscord, world
     number = poem_id(poem)
     up, down = rating_ids(poem)
     item_id = int(up.rsplit(":", 1)[1])
-    sent = next(b for b in reversed(taleweaver.proxy.chat_bodies) if "kettle" in json.dumps(b["messages"]))
+    sent = next(b for b in reversed(sent_bodies(taleweaver)) if "kettle" in json.dumps(b["messages"]))
     async with taleweaver.bot.db.read() as conn:
         item = await repo.get_item(conn, item_id)
     assert item is not None and item.poem_id == number and item.kind == "poem"
@@ -114,7 +120,7 @@ async def test_a_vote_is_recorded_as_preference_pairs_with_the_prompt_the_narrat
 
     await add(fake, alice, chan, "I open the lantern's little door.")
     vote = await taleweaver.wait(lambda: _open_vote(fake, chan), what="the vote")
-    drafted = next(b for b in reversed(taleweaver.proxy.chat_bodies) if b.get("n") == 2)
+    drafted = next(b for b in reversed(sent_bodies(taleweaver)) if b.get("n") == 2)
     assert "You voted" in await answer(await fake.click(alice, vote, label="Option 2"))
     result = await taleweaver.wait(lambda: _result(fake, chan, 1), what="the vote result")
     assert "Option 2 wins" in result.content

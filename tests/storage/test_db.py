@@ -229,7 +229,7 @@ async def _write_v4(conn: aiosqlite.Connection) -> None:
 
 
 async def _write_feedback(conn: aiosqlite.Connection) -> None:
-    # 0005_feedback: a rated poem item, a vote's kept prompt and a preference pair.
+    # the feedback migration: a rated poem item, a vote's kept prompt and a preference pair.
     await conn.execute(
         "INSERT INTO feedback_items (guild_id, kind, poem_id, prompt, text, consent, created_at) "
         "VALUES (10, 'poem', 1, '[]', 'Rain.', 1, 10.0)"
@@ -247,6 +247,14 @@ def _version(name: str) -> int:
     return next(m.version for m in load_migrations() if m.name == name)
 
 
+async def _write_v5(conn: aiosqlite.Connection) -> None:
+    # 0005 (config): the registry's values, server-wide (scope 0) and per channel.
+    await conn.execute(
+        "INSERT INTO config_values (guild_id, scope_id, key, value, updated_by, updated_at) VALUES "
+        "(10, 0, 'blocked_words', '[\"grue\", \"ünïcödé ✨\"]', 5, 10.0), (10, 30, 'poems_enabled', 'false', 5, 10.5)"
+    )
+
+
 # Sample data written right after each migration, in that version's own schema. When a migration is added,
 # add a writer for it here: every later migration must keep these rows.
 WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
@@ -255,6 +263,7 @@ WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     3: _write_v3,
     4: _write_v4,
     _version("feedback"): _write_feedback,
+    5: _write_v5,  # config (renumber with its migration at merge)
 }
 
 

@@ -7,16 +7,14 @@ still running when the bot is stopped); `hung` is set once a stream has gone qui
 has written `stall_after` pieces of text, hands those over at once, then goes silent: a generation
 that runs out of time after a known amount of real text, however fast the machine is.
 
-`chat_bodies` keeps each chat request's JSON (the prompt, the `model` field). `activity` counts what passed
-through and `in_flight` the requests under way, so a test can tell a slow machine (things still move) from
-a hang (nothing moves).
+`activity` counts what passed through and `in_flight` the requests under way, so a test can tell a
+slow machine (things still move) from a hang (nothing moves).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 
 import aiohttp
 from aiohttp import web
@@ -34,9 +32,10 @@ class EngineProxy:
         self.stall_after = 8
         self.hung = asyncio.Event()
         self.completions = 0
-        self.chat_bodies: list[dict] = []  # every chat completion request, as the bot sent it
         self.activity = 0
         self.in_flight = 0
+        self.requests: list[bytes] = []  # every chat request body, as the bot sent it
+        self.streamed = bytearray()  # every streamed chat response, as the engine sent it
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._runner: web.AppRunner | None = None
@@ -70,7 +69,7 @@ class EngineProxy:
                 )
         body = await request.read()
         if is_chat:
-            self.chat_bodies.append(json.loads(body))
+            self.requests.append(body)
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
         self.in_flight += 1
         try:
@@ -89,6 +88,8 @@ class EngineProxy:
                 async for chunk in up.content.iter_any():
                     await response.write(chunk)
                     self.activity += 1
+                    if is_chat:
+                        self.streamed += chunk
                     events += chunk.count(b"\n\n")
                     if is_chat and self.mode == "cut" and events >= self.cut_after:
                         request.transport.close()  # the engine "dies" mid-stream

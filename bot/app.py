@@ -16,6 +16,7 @@ from discord.ext import commands
 from bot.config import ConfigService, ConfigSnapshot, Place
 from bot.engine_client import EngineClient, EngineError
 from bot.errors import describe
+from bot.feedback import FeedbackService
 from bot.lore import LoreService
 from bot.moderation import ModerationService
 from bot.npcs.card_service import CardService
@@ -33,9 +34,9 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.npcs", "cogs.admin", "cogs.config")
 SERVER_RETRIES = 3  # more tries for a REST call Discord answered 503 (discord.py retries other 5xx itself)
 RESTARTING = "🔁 Taleweaver is restarting and takes no commands right now. Try again in a minute or two."
+EXTENSIONS = ("cogs.feedback", "cogs.poems", "cogs.stories", "cogs.lore", "cogs.npcs", "cogs.admin", "cogs.config")
 
 
 class Taleweaver(commands.Bot):
@@ -74,6 +75,8 @@ class Taleweaver(commands.Bot):
         self.npc_talk = NpcConversation(
             db, engine, prompt_budget=settings.story_prompt_tokens, line_tokens=settings.npc_line_tokens
         )
+        self.feedback = FeedbackService(db, self.training_consent)
+        engine.route_models(self.model_adapter)
         self.unfinished = UnfinishedMessages(db)
         self.started_at = time.monotonic()
         self.draining = False  # set on SIGTERM: new interactions are turned away politely
@@ -109,6 +112,16 @@ class Taleweaver(commands.Bot):
         self.stories.use_counter(counter)
         self.npc_talk.use_counter(counter)
         log.info("counting prompt tokens with %s", counter.name)
+
+    async def training_consent(self, guild_id: int) -> bool:
+        """Whether the server's moderators let its feedback train the model (read when each row is written)."""
+        return bool(await self.config.get(guild_id, None, "training_consent"))
+
+    async def model_adapter(self, tenant: str) -> str | None:
+        """The adapter a server's requests are written with (`/config set model_adapter`); None: the base model."""
+        if not tenant.isdigit():
+            return None
+        return str(await self.config.get(int(tenant), None, "model_adapter")) or None
 
     async def settings_at(self, guild_id: int, channel_id: int) -> ConfigSnapshot:
         """The settings in a channel the bot knows only by id (a story's): a thread reads its parent's too."""

@@ -19,7 +19,11 @@ SECTIONS: list[HelpSection] = [
         "✒️ Poems",
         "Poems on demand, streamed as they are written.",
         (
-            ("/poem", "Write a poem; then Regenerate, Another take, or Save it", "/poem topic:autumn rain form:Haiku"),
+            (
+                "/poem",
+                "Write a poem; then Regenerate, Another take, or Save it; 👍 / 👎 rate it (and every narration)",
+                "/poem topic:autumn rain form:Haiku",
+            ),
             ("/anthology list", "The poems this server saved", "/anthology list page:2"),
             ("/anthology show", "Show a saved poem to the channel", "/anthology show id:12"),
             ("/anthology remove", "Take a poem out (moderators, or who saved it)", "/anthology remove id:12"),

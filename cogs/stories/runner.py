@@ -27,6 +27,7 @@ from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
 from bot.story_prompts import clean_narration, join_continuation
 from bot.streaming import StreamRenderer, interrupted
 from bot.text import echo, quote
+from cogs.feedback.views import add_rating
 from cogs.stories.render import NARRATOR, narrator_header, vote_embed, vote_result
 from cogs.stories.views import continue_view, vote_view
 from cogs.ui import NO_PINGS, ChannelSink, InteractionSink, OnMessage, custom_ids, own_message, renderer
@@ -193,10 +194,15 @@ class StoryRunner:
         if channel is None:
             return
         await self._close_vote_message(channel, story, result.vote)
+        turn = result.outcome.turn
+        item = await self.bot.feedback.vote_closed(
+            result.vote.id, story.guild_id, result.vote.options, result.winner, turn.id if turn else None
+        )
         text = echo(result.vote.options[result.winner])
         await channel.send(
             f"{vote_result(result.winner, result.tally)}\n\n📖 **The narrator**\n\n{text}"[:2000],
             allowed_mentions=NO_PINGS,
+            **_with_view(add_rating(None, item.id if item else None)),
         )
 
     async def post_ending(self, channel: discord.abc.Messageable, story: Story) -> None:
@@ -279,6 +285,7 @@ class StoryRunner:
         if outcome.turn is not None:
             if cut and outcome.turn.kind == "narrator" and outcome.story.phase != "ended":
                 sink.view = continue_view(outcome.turn.id)
+            sink.view = add_rating(sink.view, await self._narration_item(plan, outcome.turn))
             await stream.finish(outcome.turn.text, note=(GO_ON if sink.view else CUT_SHORT) if cut else "")
         elif sink.last is not None:
             await stream.finish(note="⚠️ *Nothing was saved.*")
@@ -343,11 +350,25 @@ class StoryRunner:
             finally:
                 await _quietly(notice.delete())
         outcome = await self.service.complete_narration(plan, texts, truncated=truncated)
+        if outcome.vote is not None:  # the exact prompt, for the preference pairs the vote's result makes
+            await self.bot.feedback.vote_drafted(outcome.vote.id, plan.story.guild_id, plan.messages)
         if outcome.turn is not None and outcome.turn.kind == "narrator":  # no vote after all: show it
+            view = add_rating(None, await self._narration_item(plan, outcome.turn))
             await channel.send(
-                f"{narrator_header(plan.story)}{echo(outcome.turn.text)}"[:2000], allowed_mentions=NO_PINGS
+                f"{narrator_header(plan.story)}{echo(outcome.turn.text)}"[:2000],
+                allowed_mentions=NO_PINGS,
+                **_with_view(view),
             )
         return outcome
+
+    async def _narration_item(self, plan: NarrationPlan, turn: Turn) -> int | None:
+        """Record a narration the story kept, with its prompt, for rating; returns the item's id."""
+        if turn.kind != "narrator" or not turn.text:
+            return None
+        item = await self.bot.feedback.written(
+            "narration", plan.story.guild_id, plan.messages, turn.text, turn_id=turn.id
+        )
+        return item.id
 
     async def _tidy(self, record: Unfinished) -> None:
         """After a restart: a narration cut off mid-stream says so; a leftover notice goes."""
@@ -398,6 +419,10 @@ class StoryRunner:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("story task %s failed", task.get_name(), exc_info=task.exception())
+
+
+def _with_view(view: discord.ui.View | None) -> dict[str, Any]:
+    return {"view": view} if view is not None else {}
 
 
 async def _quietly(coro: Coroutine[Any, Any, Any]) -> None:

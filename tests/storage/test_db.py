@@ -254,6 +254,25 @@ async def _write_npcs(conn: aiosqlite.Connection) -> None:
     )
 
 
+async def _write_feedback(conn: aiosqlite.Connection) -> None:
+    # the feedback migration: a rated poem item, a vote's kept prompt and a preference pair.
+    await conn.execute(
+        "INSERT INTO feedback_items (guild_id, kind, poem_id, prompt, text, consent, created_at) "
+        "VALUES (10, 'poem', 1, '[]', 'Rain.', 1, 10.0)"
+    )
+    await conn.execute("INSERT INTO feedback_ratings VALUES (1, 5, 1, 1, 10.5)")
+    await conn.execute("INSERT INTO feedback_vote_prompts VALUES (1, 10, '[]', 0, 10.75)")
+    await conn.execute(
+        "INSERT INTO feedback_pairs (guild_id, source, vote_id, prompt, chosen, rejected, consent, created_at) "
+        "VALUES (10, 'vote', 1, '[]', 'a', 'b', 0, 11.0)"
+    )
+
+
+def _version(name: str) -> int:
+    """A migration's number by its name (the lead renumbers migrations when branches merge)."""
+    return next(m.version for m in load_migrations() if m.name == name)
+
+
 async def _write_v5(conn: aiosqlite.Connection) -> None:
     # 0005 (config): the registry's values, server-wide (scope 0) and per channel.
     await conn.execute(
@@ -271,6 +290,7 @@ WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     4: _write_v4,
     5: _write_v5,  # 0005_config
     6: _write_npcs,  # 0006_npcs
+    _version("feedback"): _write_feedback,
 }
 
 

@@ -6,9 +6,11 @@ import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from bot.config import ConfigSnapshot, defaults
 from bot.errors import NotAllowed, NotFound
 from bot.llm.client import EngineClient, Finished, Queued, Sampling, TextDelta
 from bot.llm.types import ChatMessage, message
+from bot.safety.gate import SafetyContext, SafetyGate, Verdict, rating_rules
 from bot.text import clean_input, collapse_word_runs, cut_at_boundary, defuse_mentions
 from storage import guilds
 from storage import poems as repo
@@ -68,6 +70,8 @@ class PoemDone:
     poem: Poem
     truncated: bool  # the engine's token limit ended it
     cut_short: bool = False  # ENGINE_TIMEOUT ended it: kept up to its last line or sentence; it can go on
+    safety: str = ""  # what the safety gate did (blocked words blacked out, or the poem withheld)
+    withheld: bool = False
 
 
 PoemEvent = Queued | TextDelta | PoemDone
@@ -82,9 +86,10 @@ class AnthologyPage:
 
 
 class PoemService:
-    def __init__(self, db: Database, engine: EngineClient) -> None:
+    def __init__(self, db: Database, engine: EngineClient, gate: SafetyGate | None = None) -> None:
         self._db = db
         self._engine = engine
+        self._gate = gate
 
     async def create(self, request: PoemRequest) -> Poem:
         """Validate a request and record it as a poem to write. Raises InputProblem with what to fix."""
@@ -131,22 +136,27 @@ class PoemService:
         if poem.saved:
             raise NotAllowed("This poem is in the anthology, so it stays as it is. Try **Another take**.")
 
-    async def compose(self, poem: Poem, *, continuing: bool = False) -> AsyncIterator[PoemEvent]:
+    async def compose(
+        self, poem: Poem, *, continuing: bool = False, settings: ConfigSnapshot | None = None
+    ) -> AsyncIterator[PoemEvent]:
         """Write the poem (or, `continuing`, the rest of one that was cut short): yields the place in line,
         the growing text (whole), and finally the stored poem.
 
         The text is stored only when the engine finished or ran out of time (then up to its last whole
         line or sentence); a failure leaves the poem as it was.
         """
+        settings = settings or defaults()
         before = poem.text if continuing else ""
-        messages = self.messages(poem)
+        messages = self.messages(poem, settings)
         if before:
             messages += [message("assistant", before), message("user", CONTINUE_ASK)]
         text, finish = "", "stop"
-        async for event in self._engine.stream(messages, tenant=str(poem.guild_id), sampling=self.sampling(poem)):
+        sampling = self.sampling(poem, settings)
+        async for event in self._engine.stream(messages, tenant=str(poem.guild_id), sampling=sampling):
             if isinstance(event, TextDelta):
                 text += event.text
-                yield TextDelta(defuse_mentions(_join(before, text.strip())))
+                shown = _join(before, text.strip())
+                yield TextDelta(defuse_mentions(self._gate.preview(settings, shown) if self._gate else shown))
             elif isinstance(event, Finished):
                 finish = event.reason
             else:
@@ -155,24 +165,41 @@ class PoemService:
         if finish == "timeout":
             written = cut_at_boundary(written)
         final = defuse_mentions(_join(before, written))
+        verdict = await self._check_output(poem, settings, final)
         async with self._db.transaction() as conn:
-            await repo.set_text(conn, poem.id, final)
+            await repo.set_text(conn, poem.id, verdict.text if verdict else final)
             stored = await repo.get(conn, poem.id)
         assert stored is not None
-        yield PoemDone(stored, truncated=finish == "length", cut_short=finish == "timeout")
+        yield PoemDone(
+            stored,
+            truncated=finish == "length",
+            cut_short=finish == "timeout" and not (verdict and not verdict.allowed),
+            safety=verdict.reason if verdict else "",
+            withheld=bool(verdict and not verdict.allowed),
+        )
 
-    def messages(self, poem: Poem) -> list[ChatMessage]:
+    async def _check_output(self, poem: Poem, settings: ConfigSnapshot, text: str) -> Verdict | None:
+        if self._gate is None or not text:
+            return None
+        context = SafetyContext(poem.guild_id, poem.channel_id, poem.author_id, "poems", settings)
+        return await self._gate.check_output(context, text)
+
+    def messages(self, poem: Poem, settings: ConfigSnapshot | None = None) -> list[ChatMessage]:
         form = FORMS.get(poem.form, FORMS[DEFAULT_FORM])
         ask = f'Write {form.rules}, about "{poem.topic}".'
         if poem.mood:
             ask += f' The mood is "{poem.mood}".'
         if poem.language:
             ask += f' Write it in this language: "{poem.language}".'
-        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ask}]
+        system = f"{SYSTEM_PROMPT} {rating_rules(settings or defaults(), language=not poem.language)}"
+        return [{"role": "system", "content": system}, {"role": "user", "content": ask}]
 
-    def sampling(self, poem: Poem) -> Sampling:
+    def sampling(self, poem: Poem, settings: ConfigSnapshot | None = None) -> Sampling:
         form = FORMS.get(poem.form, FORMS[DEFAULT_FORM])
-        return Sampling(max_tokens=form.max_tokens, temperature=0.8, top_p=0.95)
+        settings = settings or defaults()
+        return Sampling(
+            max_tokens=settings.tokens(form.max_tokens, use_default=False), temperature=settings.heat(0.8), top_p=0.95
+        )
 
     async def get(self, poem_id: int) -> Poem:
         async with self._db.read() as conn:

@@ -14,9 +14,10 @@ import aiosqlite
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.llm.tokens import EstimatingCounter, TokenCounter
 from bot.moderation import Actor, ModerationService
+from bot.safety.gate import SafetyGate
 from bot.stories.memory import ContextBuilder
 from bot.stories.phases import Phase, doing
-from bot.stories.results import Outcome, StoryView, VoteResult
+from bot.stories.results import Outcome, SettingsAt, StoryView, VoteResult
 from bot.stories.rules import NAME_LIMIT, contributions, vote_winner, whose_turn, word_count
 from bot.text import clean_input
 from storage import guilds
@@ -40,8 +41,12 @@ class StoryCore:
         prompt_budget: int = 2048,
         narration_tokens: int = 280,
         clock: Callable[[], float] = time.time,
+        gate: SafetyGate | None = None,
+        settings_at: SettingsAt | None = None,
     ) -> None:
         self._db = db
+        self._gate = gate
+        self._settings_at = settings_at
         self._moderation = moderation
         self._now = clock
         self._narration_tokens = narration_tokens

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from bot.config import ConfigSnapshot, defaults
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.llm.client import Sampling
-from bot.llm.types import ChatMessage
+from bot.llm.types import ChatMessage, message
 from bot.moderation import Actor
+from bot.safety.gate import SafetyContext, rating_rules
 from bot.stories.core import NO_STORY, StoryCore
 from bot.stories.phases import Phase
 from bot.stories.prompts import (
@@ -55,10 +57,29 @@ class NarrationSteps(StoryCore):
                 instruction = round_instruction(round_turns, names, final)
             prompt = await self.memory.build(conn, story, players, instruction)
         n = story.choices if kind == NarrationKind.ROUND and story.choices > 1 else 1
+        settings = await self.settings(story)
         sampling = Sampling(
-            max_tokens=self._narration_tokens, temperature=0.85, top_p=0.95, stop=stop_sequences(players), n=n
-        )
-        return NarrationPlan(story, kind, prompt.messages, sampling, players, prompt.tokens)
+            max_tokens=settings.tokens(self._narration_tokens), temperature=settings.heat(0.85), top_p=0.95,
+            stop=stop_sequences(players), n=n,
+        )  # fmt: skip
+        messages = with_rules(prompt.messages, settings)
+        return NarrationPlan(story, kind, messages, sampling, players, prompt.tokens, settings)
+
+    async def settings(self, story: Story) -> ConfigSnapshot:
+        """The moderators' settings in the story's channel (defaults without a registry)."""
+        return await self._settings_at(story.guild_id, story.channel_id) if self._settings_at else defaults()
+
+    def preview(self, plan: NarrationPlan, text: str) -> str:
+        """Text as it may be shown while it is still being written (the gate's quick check on it)."""
+        return self._gate.preview(plan.settings, text) if self._gate is not None else text
+
+    async def screen_output(self, plan: NarrationPlan, text: str) -> str:
+        """The narrator's text through the safety gate: redacted, or "" when withheld."""
+        if self._gate is None or not text:
+            return text
+        context = SafetyContext(plan.story.guild_id, plan.story.channel_id, None, "stories", plan.settings)
+        verdict = await self._gate.check_output(context, text)
+        return verdict.text if verdict.allowed else ""
 
     async def complete_narration(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> Outcome:
         """Store what the narrator wrote (or open a vote between its versions) and move the story on.
@@ -66,6 +87,10 @@ class NarrationSteps(StoryCore):
         `truncated`: the engine stopped at the token limit, so unfinished sentences are trimmed.
         """
         options = self.narration_options(plan, texts, truncated)[: max(1, plan.sampling.n)]
+        screened = [t for t in [await self.screen_output(plan, o) for o in options] if t]
+        if options and not screened:
+            return await self.fail_narration(plan.story.id, "The narrator's text went against this server's rules.")
+        options = screened
         if not options:
             return await self.fail_narration(plan.story.id, "The narrator found no words this time.")
         async with self._db.transaction() as conn:
@@ -92,14 +117,18 @@ class NarrationSteps(StoryCore):
                 raise Conflict("The story has moved on since the narrator stopped, so that part stays as it is.")
             players = await repo.players(conn, story.id)
             prompt = await self.memory.build(conn, story, players, continue_instruction())
+        settings = await self.settings(story)
         sampling = Sampling(
-            max_tokens=self._narration_tokens, temperature=0.85, top_p=0.95, stop=stop_sequences(players)
-        )
-        return NarrationPlan(story, NarrationKind.CONTINUATION, prompt.messages, sampling, players, prompt.tokens), turn
+            max_tokens=settings.tokens(self._narration_tokens), temperature=settings.heat(0.85), top_p=0.95,
+            stop=stop_sequences(players),
+        )  # fmt: skip
+        messages = with_rules(prompt.messages, settings)
+        kind = NarrationKind.CONTINUATION
+        return NarrationPlan(story, kind, messages, sampling, players, prompt.tokens, settings), turn
 
     async def extend_narration(self, plan: NarrationPlan, turn: Turn, text: str, truncated: bool) -> Turn:
         """Add the narrator's continuation to its part, if nobody has written since. Returns the part."""
-        added = clean_narration(text, plan.players, truncated=truncated)
+        added = await self.screen_output(plan, clean_narration(text, plan.players, truncated=truncated))
         async with self._db.transaction() as conn:
             last = await turn_repo.last(conn, turn.story_id)
             if last is None or last.id != turn.id:
@@ -154,12 +183,15 @@ class NarrationSteps(StoryCore):
             return await self._close_vote(conn, story, vote)
 
     # --- summaries and recaps ---------------------------------------------------------------------
-    async def recap_request(self, channel_id: int) -> tuple[Story, list[ChatMessage]]:
+    async def recap_request(self, channel_id: int) -> NarrationPlan:
         """What the narrator is asked for a "previously on…" recap of the channel's open story."""
         async with self._db.read() as conn:
             story = await self._open(conn, channel_id)
             recent = await turn_repo.recent(conn, story.id, limit=12, after_seq=story.summary_upto)
-            return story, recap_request(story, story.summary, recent, await self._names(conn, story))
+            messages = recap_request(story, story.summary, recent, await self._names(conn, story))
+        settings = await self.settings(story)
+        sampling = Sampling(max_tokens=settings.tokens(160, use_default=False), temperature=settings.heat(0.7))
+        return NarrationPlan(story, NarrationKind.RECAP, with_rules(messages, settings), sampling, [], 0, settings)
 
     async def summary_due(self, story_id: int) -> SummaryRequest | None:
         """The oldest unsummarised turns to fold into the rolling summary, once they take up too much room."""
@@ -192,3 +224,11 @@ class NarrationSteps(StoryCore):
                 return False  # another refresh won
             await repo.update(conn, request.story.id, summary=summary, summary_upto=request.upto_seq)
         return True
+
+
+def with_rules(messages: list[ChatMessage], settings: ConfigSnapshot) -> list[ChatMessage]:
+    """The prompt with the content rating, style note and language added to its system message."""
+    if not messages or messages[0]["role"] != "system":
+        return [message("system", rating_rules(settings)), *messages]
+    first = message("system", f"{messages[0]['content']}\n\n{rating_rules(settings)}")
+    return [first, *messages[1:]]

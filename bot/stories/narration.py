@@ -133,10 +133,9 @@ class Narrator:
 
     async def recap(self, channel_id: int) -> tuple[Story, str]:
         """A "previously on…" recap, written fresh from the summary and the latest turns (not stored)."""
-        story, messages = await self.stories.recap_request(channel_id)
-        sampling = Sampling(max_tokens=160, temperature=0.7)
-        result = await self._engine.complete(messages, tenant=str(story.guild_id), sampling=sampling)
-        return story, clean_narration(result.text, [])
+        plan = await self.stories.recap_request(channel_id)
+        result = await self._engine.complete(plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling)
+        return plan.story, await self.stories.screen_output(plan, clean_narration(result.text, []))
 
     async def refresh_summary(self, story_id: int) -> bool:
         """Fold the oldest unsummarised turns into the rolling summary, once they take up too much room."""
@@ -206,7 +205,8 @@ class Narrator:
                 if isinstance(event, TextDelta):
                     raw += event.text
                     yield _Raw(raw)
-                    yield TextDelta(join_continuation(before, clean_narration(raw, plan.players)))
+                    shown = self.stories.preview(plan, clean_narration(raw, plan.players))
+                    yield TextDelta(join_continuation(before, shown))
                 elif isinstance(event, Finished | Queued):
                     yield event
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.config import ConfigSnapshot, defaults
 from bot.llm.client import Sampling
 from bot.llm.types import ChatMessage
 from storage.stories import Player, Story
@@ -17,6 +19,7 @@ class NarrationKind(StrEnum):
     ROUND = "round"  # answering a round of turns
     ENDING = "ending"  # the last round: the story ends with it
     CONTINUATION = "continuation"  # going on with a part that time cut short
+    RECAP = "recap"  # a "previously on…" (never stored)
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,15 @@ class NarrationPlan:
     sampling: Sampling
     players: list[Player]
     prompt_tokens: int
+    settings: ConfigSnapshot = field(default_factory=defaults)  # the story's channel's, when it was planned
 
     @property
     def for_vote(self) -> bool:
         """Several versions are asked for, for the players to choose between."""
         return self.sampling.n > 1
+
+
+SettingsAt = Callable[[int, int], Awaitable[ConfigSnapshot]]  # (guild id, channel id) -> the settings there
 
 
 @dataclass(frozen=True)

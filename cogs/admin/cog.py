@@ -9,6 +9,7 @@ from discord.ext import commands
 from bot.app import Taleweaver
 from bot.errors import NotAllowed
 from bot.llm.client import EngineError
+from bot.text import echo
 from cogs.admin.audit import render_log
 from cogs.admin.help import SECTIONS, render_section
 from cogs.ui import NO_PINGS, actor_of, in_guild, is_moderator
@@ -78,6 +79,9 @@ class Admin(commands.Cog):
             state = health.status
             embed.add_field(name="Engine", value=state + (f" ({health.progress})" if state == "loading" else ""))
             embed.add_field(name="Model", value=health.model or "?")
+            if interaction.guild_id is not None:
+                adapter = await self.bot.model_adapter(str(interaction.guild_id))
+                embed.add_field(name="This server's storyteller", value=echo(adapter) if adapter else "the base model")
             embed.add_field(name="Device", value=health.device or "?")
             embed.add_field(name="Quantization", value=health.quantization or "none")
             embed.add_field(name="Queue", value=f"{health.queue_depth} waiting · {health.running} writing")

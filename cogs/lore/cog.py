@@ -8,7 +8,7 @@ from discord.ext import commands
 
 from bot.app import Taleweaver
 from bot.text import quote, truncate
-from cogs.ui import NO_PINGS, actor_of, channel_of, in_guild
+from cogs.ui import NO_PINGS, actor_of, admit, channel_of
 
 
 class Lore(commands.Cog):
@@ -29,7 +29,7 @@ class Lore(commands.Cog):
     async def add(
         self, interaction: discord.Interaction, keys: str, content: str, order: app_commands.Range[int, 0, 1000] = 100
     ) -> None:
-        in_guild(interaction)
+        await admit(interaction, "lore", {"keys": keys, "content": content})
         entry = await self.service.add(actor_of(interaction), channel_of(interaction), keys, content, order)
         await interaction.response.send_message(
             f"📖 Lore #{entry.id} added, triggered by {', '.join(f'`{quote(k, 40)}`' for k in entry.keys)}.",

@@ -22,6 +22,8 @@ ALL = (
     "TOKENIZER",
     "STORY_PROMPT_TOKENS",
     "STORY_NARRATION_TOKENS",
+    "NPC_LINE_TOKENS",
+    "NPC_MESSAGE_CONTENT",
 )
 
 
@@ -55,6 +57,8 @@ def test_every_variable_is_read() -> None:
             "TOKENIZER": "HuggingFaceTB/SmolLM2-135M-Instruct",
             "STORY_PROMPT_TOKENS": "4096",
             "STORY_NARRATION_TOKENS": "200",
+            "NPC_LINE_TOKENS": "64",
+            "NPC_MESSAGE_CONTENT": "Yes",
         }
     )
     assert settings.discord_token == "abc.def.ghi"
@@ -67,6 +71,8 @@ def test_every_variable_is_read() -> None:
     assert settings.log_level == "debug"
     assert settings.tokenizer == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert (settings.story_prompt_tokens, settings.narration_tokens) == (4096, 200)
+    assert (settings.npc_line_tokens, settings.npc_message_content) == (64, True)
+    assert Settings.from_env({"NPC_MESSAGE_CONTENT": "off"}).npc_message_content is False
 
 
 @pytest.mark.parametrize(
@@ -87,6 +93,8 @@ def test_every_variable_is_read() -> None:
         ("STORY_PROMPT_TOKENS", "100"),
         ("STORY_NARRATION_TOKENS", "8"),
         ("STORY_NARRATION_TOKENS", "99999"),
+        ("NPC_LINE_TOKENS", "4"),
+        ("NPC_MESSAGE_CONTENT", "maybe"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:

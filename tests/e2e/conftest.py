@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -54,6 +54,7 @@ class BotHandle:
     engine_timeout: float = 120.0
     narration_tokens: int = 48
     proxy: EngineProxy | None = None
+    settings_extra: dict[str, Any] = field(default_factory=dict)  # further Settings fields, e.g. NPC options
     bot: Taleweaver | None = None
     _task: asyncio.Task[None] | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
@@ -70,6 +71,7 @@ class BotHandle:
             database_path=self.db_path,
             engine_url=self.engine_url,
             narration_tokens=self.narration_tokens,
+            **self.settings_extra,
         )
         self.bot = Taleweaver(settings=settings, db=db, engine=engine, guild_ready_timeout=0.05)
         self._task = asyncio.create_task(self.bot.start(self.fake.token))

@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cancel import Cancellations
 from bot.engine_client import EngineClient, EngineError
 from bot.errors import describe
 from bot.lore import LoreService
@@ -26,7 +27,7 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin")
+EXTENSIONS = ("cogs.controls", "cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin")
 
 
 class Taleweaver(commands.Bot):
@@ -53,6 +54,7 @@ class Taleweaver(commands.Bot):
         )
         self.lore = LoreService(db, self.moderation)
         self.unfinished = UnfinishedMessages(db)
+        self.cancels = Cancellations()
         self.started_at = time.monotonic()
         self.tree.on_error = self.on_app_command_error
 

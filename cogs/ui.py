@@ -35,16 +35,22 @@ async def defer_public(interaction: discord.Interaction) -> int | None:
     return response.message_id if response is not None else None
 
 
-def _view_on_final(view: discord.ui.View | None, final: bool) -> dict[str, Any]:
-    """Buttons go on the last page's last write only, so a reader never sees them on a half-written text."""
-    return {"view": view} if final and view is not None else {}
+def _view_on_final(view: discord.ui.View | None, final: bool, working: discord.ui.View | None = None) -> dict[str, Any]:
+    """Buttons go on the last page's last write only, so a reader never sees them on a half-written text.
+
+    `working` (a Cancel button) goes on every write until then, and is taken off by the final one.
+    """
+    if final:
+        return {"view": view} if view is not None or working is not None else {}
+    return {"view": working} if working is not None else {}
 
 
 class InteractionSink:
     """Streams into an interaction's response message, with follow-ups for further pages.
 
-    `view`, if set, is attached to the last page when the stream finishes; `on_message` hears of each
-    page's message id (the last one carries the "still writing" status).
+    `view`, if set, is attached to the last page when the stream finishes; `working`, if set, to every
+    page while it is written (and taken off when it finishes); `on_message` hears of each page's message
+    id (the last one carries the "still writing" status).
     """
 
     def __init__(
@@ -52,11 +58,15 @@ class InteractionSink:
     ) -> None:
         self._interaction = interaction
         self.view = view
+        self.working: discord.ui.View | None = None
         self.on_message = on_message
         self.last: Any = None
+        self._working_on: list[Any] = []  # pages that show the working view
 
     async def send(self, content: str, *, final: bool = False) -> Any:
-        extra = _view_on_final(self.view, final)
+        extra = _view_on_final(self.view, final, self.working)
+        if final:
+            await self._take_working_off()
         if self.last is None:
             self._interaction.extras["public_defer_pending"] = False
             message = await self._interaction.edit_original_response(
@@ -66,20 +76,37 @@ class InteractionSink:
         else:
             message = await self._interaction.followup.send(content, wait=True, allowed_mentions=NO_PINGS, **extra)
             self.last = message
+        if self.working is not None and not final:
+            self._working_on.append(self.last)
         if self.on_message is not None:
             await self.on_message(message.id)
         return self.last
 
     async def edit(self, handle: Any, content: str, *, final: bool = False) -> None:
-        extra = _view_on_final(self.view, final)
+        extra = _view_on_final(self.view, final, self.working)
+        if final:
+            await self._take_working_off(but=handle)
         if handle == ORIGINAL:
             await self._interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS, **extra)
         else:
             await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
+        if self.working is not None and not final and handle not in self._working_on:
+            self._working_on.append(handle)
 
     async def delete(self, handle: Any) -> None:
+        if handle in self._working_on:
+            self._working_on.remove(handle)
         if handle != ORIGINAL:  # the first page is the response itself and always stays
             await handle.delete()
+
+    async def _take_working_off(self, but: Any = None) -> None:
+        """The earlier pages of a finished stream lose their Cancel button."""
+        for handle in [h for h in self._working_on if h is not but]:
+            if handle == ORIGINAL:
+                await self._interaction.edit_original_response(view=None)
+            else:
+                await handle.edit(view=None)
+        self._working_on.clear()
 
 
 class ChannelSink:
@@ -90,22 +117,39 @@ class ChannelSink:
     ) -> None:
         self._channel = channel
         self.view = view
+        self.working: discord.ui.View | None = None
         self.on_message = on_message
         self.last: discord.Message | None = None
+        self._working_on: list[discord.Message] = []
 
     async def send(self, content: str, *, final: bool = False) -> discord.Message:
-        extra = _view_on_final(self.view, final)
+        extra = _view_on_final(self.view, final, self.working)
+        if final:
+            await self._take_working_off()
         self.last = await self._channel.send(content, allowed_mentions=NO_PINGS, **extra)
+        if self.working is not None and not final:
+            self._working_on.append(self.last)
         if self.on_message is not None:
             await self.on_message(self.last.id)
         return self.last
 
     async def edit(self, handle: discord.Message, content: str, *, final: bool = False) -> None:
-        extra = _view_on_final(self.view, final)
+        extra = _view_on_final(self.view, final, self.working)
+        if final:
+            await self._take_working_off(but=handle)
         await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
+        if self.working is not None and not final and handle not in self._working_on:
+            self._working_on.append(handle)
 
     async def delete(self, handle: discord.Message) -> None:
+        if handle in self._working_on:
+            self._working_on.remove(handle)
         await handle.delete()
+
+    async def _take_working_off(self, but: discord.Message | None = None) -> None:
+        for handle in [h for h in self._working_on if h is not but]:
+            await handle.edit(view=None)
+        self._working_on.clear()
 
 
 async def own_message(

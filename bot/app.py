@@ -18,6 +18,7 @@ from bot.errors import describe
 from bot.lore import LoreService
 from bot.moderation import ModerationService
 from bot.poems import PoemService
+from bot.privacy import PrivacyService
 from bot.settings import Settings
 from bot.stories import StoryService
 from bot.text import echo
@@ -27,7 +28,7 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.controls", "cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin")
+EXTENSIONS = ("cogs.controls", "cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin", "cogs.privacy")
 
 
 class Taleweaver(commands.Bot):
@@ -55,6 +56,7 @@ class Taleweaver(commands.Bot):
         self.lore = LoreService(db, self.moderation)
         self.unfinished = UnfinishedMessages(db)
         self.cancels = Cancellations()
+        self.privacy = PrivacyService(db, self.moderation)
         self.started_at = time.monotonic()
         self.tree.on_error = self.on_app_command_error
 

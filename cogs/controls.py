@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -52,7 +53,9 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"delete:
 
     def __init__(self, kind: str, ref_id: int) -> None:
         super().__init__(
-            discord.ui.Button(emoji="🗑️", style=discord.ButtonStyle.secondary, custom_id=f"delete:{kind}:{ref_id}")
+            discord.ui.Button(
+                label="Delete", emoji="🗑️", style=discord.ButtonStyle.secondary, custom_id=f"delete:{kind}:{ref_id}"
+            )
         )
         self.kind = kind
         self.ref_id = ref_id
@@ -66,15 +69,44 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"delete:
     async def callback(self, interaction: discord.Interaction) -> Any:
         bot: Any = interaction.client
         try:
-            actor = actor_of(interaction)
-            await bot.removal.delete_output(self.kind, self.ref_id, actor, await is_moderator(interaction))
+            await bot.privacy.delete_poem(self.ref_id, actor_of(interaction))
             await interaction.response.defer()
             if interaction.message is not None:
                 await interaction.message.delete()
         except discord.NotFound:
-            pass  # already gone
+            pass  # the message went already
         except Exception as exc:
             await bot.report_error(interaction, exc)
+
+
+class Confirm(discord.ui.View):
+    """ "Are you sure?" under a private message: only `user_id` may answer; `action` runs on Yes and
+    returns what to say instead."""
+
+    def __init__(self, user_id: int, action: Callable[[], Awaitable[str]], yes: str = "Yes, remove it") -> None:
+        super().__init__(timeout=120)
+        self.user_id = user_id
+        self.action = action
+        self.yes.label = yes
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return interaction.user.id == self.user_id
+
+    @discord.ui.button(label="Yes", style=discord.ButtonStyle.danger)
+    async def yes(self, interaction: discord.Interaction, button: discord.ui.Button[Confirm]) -> None:
+        self.stop()
+        await interaction.response.edit_message(content="⏳ Removing…", view=None)
+        try:
+            content = await self.action()
+        except Exception as exc:
+            await interaction.client.report_error(interaction, exc)  # type: ignore[attr-defined]
+            return
+        await interaction.edit_original_response(content=content)
+
+    @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary)
+    async def keep(self, interaction: discord.Interaction, button: discord.ui.Button[Confirm]) -> None:
+        self.stop()
+        await interaction.response.edit_message(content="Nothing was removed.", view=None)
 
 
 def cancel_view(kind: str, ref_id: int) -> discord.ui.View:

@@ -62,6 +62,7 @@ SECTIONS: list[HelpSection] = [
             ("/story undo", "Remove the last turn", "/story undo"),
             ("/story pause · resume · end", "Stop the clock, continue, or finish", "/story end"),
             ("/story export", "The whole story as a file", "/story export format:Markdown"),
+            ("/story purge", "Moderators: delete a story's stored text for good (asks first)", "/story purge"),
             (
                 "/lore add",
                 "World lore the narrator recalls when a key comes up",
@@ -81,6 +82,11 @@ SECTIONS: list[HelpSection] = [
                 "/settings moderator-role role:@Keepers",
             ),
             ("/settings audit-log", "Recent moderator changes", "/settings audit-log"),
+            (
+                "/privacy forget-me",
+                "Remove your poems, turns and votes from every server (asks first)",
+                "/privacy forget-me",
+            ),
             ("/help", "This page", "/help"),
         ),
     ),

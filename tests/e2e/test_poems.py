@@ -51,6 +51,7 @@ async def test_poem_streams_and_offers_buttons(fake: FakeDiscord, world: World, 
         f"poem:regen:{poem_id(poem)}",
         f"poem:another:{poem_id(poem)}",
         f"poem:save:{poem_id(poem)}",
+        f"delete:poem:{poem_id(poem)}",
     ]
     assert poem.allowed_mentions == {"parse": []}
     assert not no_pings(fake.messages(world.channel))

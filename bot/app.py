@@ -24,6 +24,7 @@ from bot.stories import StoryService
 from bot.text import echo
 from bot.tokens import load_counter
 from bot.unfinished import UnfinishedMessages
+from cogs.ui import is_human_input
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,14 @@ class Taleweaver(commands.Bot):
         counter = await asyncio.to_thread(load_counter, source)
         self.stories.use_counter(counter)
         log.info("counting prompt tokens with %s", counter.name)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """The one door for message input: other bots, webhooks (NPCs included) and system messages
+        stay outside. Features listen to `on_human_message`, never to `on_message`."""
+        if not is_human_input(message):
+            return
+        self.dispatch("human_message", message)
+        await self.process_commands(message)
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))

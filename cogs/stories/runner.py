@@ -364,7 +364,7 @@ class StoryRunner:
             if message is not None and notice:
                 await message.delete()
             elif message is not None and (content := interrupted(message.content, INTERRUPTED)):
-                await message.edit(content=content, allowed_mentions=NO_PINGS)
+                await message.edit(content=content, view=None, allowed_mentions=NO_PINGS)  # and no Cancel
         except discord.HTTPException:
             log.warning("could not mark an interrupted message in channel %s", record.channel_id, exc_info=True)
         await self.bot.unfinished.forget(record.id)

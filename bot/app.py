@@ -19,6 +19,7 @@ from bot.lore import LoreService
 from bot.moderation import ModerationService
 from bot.poems import PoemService
 from bot.privacy import PrivacyService
+from bot.safety.automod import AutoModRules
 from bot.settings import Settings
 from bot.stories import StoryService
 from bot.text import echo
@@ -29,7 +30,7 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.controls", "cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin", "cogs.privacy")
+EXTENSIONS = ("cogs.controls", "cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin", "cogs.privacy", "cogs.automod")
 
 
 class Taleweaver(commands.Bot):
@@ -46,13 +47,15 @@ class Taleweaver(commands.Bot):
         self.db = db
         self.engine = engine
         self.moderation = ModerationService(db)
-        self.poems = PoemService(db, engine)
+        self.automod = AutoModRules()  # the cogs.automod extension gives it a loader
+        self.poems = PoemService(db, engine, output_checks=[self.automod.check])
         self.stories = StoryService(
             db,
             engine,
             self.moderation,
             prompt_budget=settings.story_prompt_tokens,
             narration_tokens=settings.narration_tokens,
+            output_checks=[self.automod.check],
         )
         self.lore = LoreService(db, self.moderation)
         self.unfinished = UnfinishedMessages(db)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from bot.engine_client import EngineClient, Finished, Queued, Sampling, TextDelta
 from bot.errors import NotAllowed, NotFound
+from bot.safety import OutputCheck, objection
 from bot.text import clean_input, collapse_word_runs, cut_at_boundary, defuse_mentions
 from storage import guilds
 from storage import poems as repo
@@ -67,6 +69,7 @@ class PoemDone:
     poem: Poem
     truncated: bool  # the engine's token limit ended it
     cut_short: bool = False  # ENGINE_TIMEOUT ended it: kept up to its last line or sentence; it can go on
+    withheld: str | None = None  # an output check refused it (the reason): nothing new was stored
 
 
 PoemEvent = Queued | TextDelta | PoemDone
@@ -81,9 +84,10 @@ class AnthologyPage:
 
 
 class PoemService:
-    def __init__(self, db: Database, engine: EngineClient) -> None:
+    def __init__(self, db: Database, engine: EngineClient, output_checks: Sequence[OutputCheck] = ()) -> None:
         self._db = db
         self._engine = engine
+        self.output_checks = list(output_checks)
 
     async def create(self, request: PoemRequest) -> Poem:
         """Validate a request and record it as a poem to write. Raises InputProblem with what to fix."""
@@ -141,19 +145,28 @@ class PoemService:
         messages = self.messages(poem)
         if before:
             messages += [{"role": "assistant", "content": before}, {"role": "user", "content": CONTINUE_ASK}]
-        text, finish = "", "stop"
-        async for event in self._engine.stream(messages, tenant=str(poem.guild_id), sampling=self.sampling(poem)):
-            if isinstance(event, TextDelta):
-                text += event.text
-                yield TextDelta(defuse_mentions(_join(before, text.strip())))
-            elif isinstance(event, Finished):
-                finish = event.reason
-            else:
-                yield event
+        text, finish, withheld = "", "stop", None
+        events = self._engine.stream(messages, tenant=str(poem.guild_id), sampling=self.sampling(poem))
+        async with aclosing(events):  # leaving early (withheld) closes the engine request
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    text += event.text
+                    shown = defuse_mentions(_join(before, text.strip()))
+                    if withheld := await objection(self.output_checks, poem.guild_id, shown):
+                        break  # never shown, not even while it streams
+                    yield TextDelta(shown)
+                elif isinstance(event, Finished):
+                    finish = event.reason
+                else:
+                    yield event
         written = collapse_word_runs(text.strip())
         if finish == "timeout":
             written = cut_at_boundary(written)
         final = defuse_mentions(_join(before, written))
+        withheld = withheld or await objection(self.output_checks, poem.guild_id, final)
+        if withheld:
+            yield PoemDone(poem, truncated=False, withheld=withheld)
+            return
         async with self._db.transaction() as conn:
             await repo.set_text(conn, poem.id, final)
             stored = await repo.get(conn, poem.id)

@@ -14,7 +14,7 @@ deadline, open vote) is stored. Methods return an `Outcome` that tells the calle
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import aiosqlite
@@ -23,6 +23,7 @@ from bot.engine_client import EngineClient, Sampling
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.memory import ContextBuilder
 from bot.moderation import Actor, ModerationService
+from bot.safety import OutputCheck, objection
 from bot.story_prompts import (
     clean_narration,
     continue_instruction,
@@ -119,8 +120,10 @@ class StoryService:
         prompt_budget: int = 2048,
         narration_tokens: int = 280,
         clock: Callable[[], float] = time.time,
+        output_checks: Sequence[OutputCheck] = (),
     ) -> None:
         self._db = db
+        self.output_checks = list(output_checks)
         self._engine = engine
         self._moderation = moderation
         self._now = clock
@@ -321,6 +324,10 @@ class StoryService:
         options = self.narration_options(plan, texts, truncated)[: max(1, plan.sampling.n)]
         if not options:
             return await self.fail_narration(plan.story.id, "The narrator found no words this time.")
+        verdicts = [await self.objection(plan.story.guild_id, option) for option in options]
+        if all(verdicts):
+            return await self.fail_narration(plan.story.id, f"The narration was withheld: it broke {verdicts[0]}.")
+        options = [option for option, verdict in zip(options, verdicts, strict=True) if not verdict]
         async with self._db.transaction() as conn:
             story = await repo.get(conn, plan.story.id)
             if story is None or story.phase != "narrating" or story.round != plan.story.round:
@@ -353,6 +360,8 @@ class StoryService:
     async def extend_narration(self, plan: NarrationPlan, turn: Turn, text: str, truncated: bool) -> Turn:
         """Add the narrator's continuation to its part, if nobody has written since. Returns the part."""
         added = clean_narration(text, plan.players, truncated=truncated)
+        if added and (verdict := await self.objection(plan.story.guild_id, added)):
+            raise Conflict(f"The narrator's continuation was withheld: it broke {verdict}.")
         async with self._db.transaction() as conn:
             last = await turn_repo.last(conn, turn.story_id)
             if last is None or last.id != turn.id:
@@ -363,6 +372,10 @@ class StoryService:
             tokens, words = self.memory.counter.count(whole), word_count(whole)
             await turn_repo.edit(conn, turn.id, whole, tokens, words, self._now())
         return replace(last, text=whole, tokens=tokens, words=words)
+
+    async def objection(self, guild_id: int, text: str) -> str | None:
+        """Why generated text may not be shown on this server (e.g. its AutoMod rules), or None."""
+        return await objection(self.output_checks, guild_id, text)
 
     def narration_options(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> list[str]:
         """The distinct, non-empty narrations among `texts`, cleaned as they would be stored."""

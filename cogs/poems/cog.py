@@ -120,6 +120,11 @@ class Poems(commands.Cog):
             await stream.finish(poem.text if continuing else "", note=note)
             return
         assert done is not None
+        if done.withheld:  # the text broke the server's rules: none of it is shown or stored
+            sink.view = poem_view(poem, written=False, cut_short=continuing)
+            note = f"🚫 *Withheld: the poem broke {quote(done.withheld, 120)}.* Press **Regenerate** for another."
+            await stream.finish(poem.text if continuing else "", note=note)
+            return
         if not done.poem.text:
             sink.view = poem_view(done.poem, written=False)
             await stream.finish("", note="🤔 The storyteller found no words this time. Press **Regenerate**.")

@@ -309,7 +309,11 @@ class StoryRunner:
             async for event in events:
                 if isinstance(event, TextDelta):
                     text += event.text
-                    await stream.update(join_continuation(before, clean_narration(text, plan.players)))
+                    shown = join_continuation(before, clean_narration(text, plan.players))
+                    if await self.service.objection(plan.story.guild_id, shown):  # never shown; refused on saving
+                        await stream.update(before)
+                        break
+                    await stream.update(shown)
                 elif isinstance(event, Finished):
                     finish = event.reason
                 elif isinstance(event, Queued):

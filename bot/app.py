@@ -22,7 +22,7 @@ from bot.privacy import PrivacyService
 from bot.safety.automod import AutoModRules
 from bot.settings import Settings
 from bot.stories import StoryService
-from bot.text import echo
+from bot.text import MESSAGE_LIMIT, echo, truncate
 from bot.tokens import load_counter
 from bot.unfinished import UnfinishedMessages
 from cogs.ui import is_human_input
@@ -129,7 +129,7 @@ async def send_private(interaction: discord.Interaction, content: str) -> None:
 
     Error messages often quote what the user typed, so the whole message is echoed safely.
     """
-    content = echo(content)
+    content = truncate(echo(content), MESSAGE_LIMIT)  # an error quoting a huge input must still arrive
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(content, ephemeral=True)

@@ -24,6 +24,7 @@ from bot.engine_client import EngineClient, Sampling
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.memory import ContextBuilder
 from bot.moderation import Actor, ModerationService
+from bot.safety import objection
 from bot.safety.gate import SafetyContext, SafetyGate, rating_rules
 from bot.story_prompts import (
     clean_narration,
@@ -395,6 +396,11 @@ class StoryService:
             tokens, words = self.memory.counter.count(whole), word_count(whole)
             await turn_repo.edit(conn, turn.id, whole, tokens, words, self._now())
         return replace(last, text=whole, tokens=tokens, words=words)
+
+    async def objection(self, guild_id: int, text: str) -> str | None:
+        """Why generated text may not be shown on this server (its AutoMod rules, say), or None: the gate's
+        extra checks, asked while a narration streams so a text that breaks them is never shown."""
+        return await objection(self._gate.output_checks if self._gate else (), guild_id, text)
 
     def narration_options(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> list[str]:
         """The distinct, non-empty narrations among `texts`, cleaned as they would be stored."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import discord
 
+from cogs.controls import DeleteButton
 from storage.poems import Poem
 
 ACTIONS = {
@@ -52,4 +53,5 @@ def poem_view(poem: Poem, *, written: bool = True, cut_short: bool = False) -> d
     view.add_item(PoemButton("another", poem.id))
     if written:
         view.add_item(PoemButton("save", poem.id, saved=poem.saved))
+        view.add_item(DeleteButton("poem", poem.id))
     return view

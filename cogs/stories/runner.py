@@ -16,10 +16,12 @@ import io
 import logging
 import time
 from collections.abc import Coroutine
+from contextlib import aclosing
 from typing import Any
 
 import discord
 
+from bot.cancel import CancelScope
 from bot.engine_client import EngineError, Finished, Queued, TextDelta
 from bot.errors import Conflict, NotFound, describe
 from bot.export import export_story
@@ -27,6 +29,7 @@ from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
 from bot.story_prompts import clean_narration, join_continuation
 from bot.streaming import StreamRenderer, interrupted
 from bot.text import echo, quote
+from cogs.controls import cancel_view
 from cogs.feedback.views import add_rating
 from cogs.stories.render import NARRATOR, narrator_header, vote_embed, vote_result
 from cogs.stories.views import continue_view, vote_view
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 IMAGINING = "🪶 *The narrator is imagining possible futures…*"
 INTERRUPTED = "⚠️ *Interrupted: the bot restarted before the narrator finished. Nothing was saved.*"
 CUT_SHORT = "✂️ *Time ran out, so the narrator stopped here.*"
+CANCELLED = "🛑 *Cancelled by <@{user}>. Nothing was saved.*"
 GO_ON = f"{CUT_SHORT} **Continue** asks for the rest."
 
 
@@ -270,12 +274,19 @@ class StoryRunner:
         """Stream one continuation into a new message. If the model wrote nothing usable (a small model
         sometimes only echoes its prompt or starts speaking for a player), it gets one more try."""
         sink = ChannelSink(channel, on_message=on_message)
+        sink.working = cancel_view("story", plan.story.id)
         stream = renderer(sink, narrator_header(plan.story))
+        scope = self._cancel_scope(plan)
         try:
-            for attempt in range(2):
-                text, finish = await self._stream_once(stream, plan)
-                if attempt or self.service.narration_options(plan, [text], finish in ("length", "timeout")):
-                    break
+            async with scope:
+                await stream.start()
+                for attempt in range(2):
+                    text, finish = await self._stream_once(stream, plan)
+                    if attempt or self.service.narration_options(plan, [text], finish in ("length", "timeout")):
+                        break
+            if scope.cancelled_by is not None:
+                await stream.finish(note=CANCELLED.format(user=scope.cancelled_by))
+                return await self.service.fail_narration(plan.story.id, "The narration was cancelled.")
         except EngineError:
             if sink.last is not None:  # the reason and what to do follow in the story's notice
                 await stream.finish(note="⚠️ *The narrator stopped here. Nothing was saved.*")
@@ -317,17 +328,21 @@ class StoryRunner:
         finish reason)."""
         text, finish = "", "stop"
         await stream.update(before)
-        async for event in self.bot.engine.stream(
-            plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
-        ):
-            if isinstance(event, TextDelta):
-                text += event.text
-                shown = self.bot.gate.preview(plan.settings, clean_narration(text, plan.players))
-                await stream.update(join_continuation(before, shown))
-            elif isinstance(event, Finished):
-                finish = event.reason
-            elif isinstance(event, Queued):
-                await stream.queued(event.position, event.eta)
+        events = self.bot.engine.stream(plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling)
+        async with aclosing(events):  # a Cancel between two events closes the engine request too
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    text += event.text
+                    shown = self.bot.gate.preview(plan.settings, clean_narration(text, plan.players))
+                    shown = join_continuation(before, shown)
+                    if await self.service.objection(plan.story.guild_id, shown):  # never shown; refused on saving
+                        await stream.update(before)
+                        break
+                    await stream.update(shown)
+                elif isinstance(event, Finished):
+                    finish = event.reason
+                elif isinstance(event, Queued):
+                    await stream.queued(event.position, event.eta)
         return text, finish
 
     async def _narrate_choices(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:
@@ -335,20 +350,25 @@ class StoryRunner:
         usable, so it gets one more go before the story falls back to a single continuation."""
         texts: list[str] = []
         truncated = False
+        scope = self._cancel_scope(plan)
         async with self.bot.unfinished.track("notice", plan.story.id, plan.story.channel_id) as tracker:
-            notice = await channel.send(IMAGINING, allowed_mentions=NO_PINGS)
+            notice = await channel.send(IMAGINING, view=cancel_view("story", plan.story.id), allowed_mentions=NO_PINGS)
             await tracker.placed(notice.id)
             try:
-                for _ in range(2):
-                    completion = await self.bot.engine.complete(
-                        plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
-                    )
-                    texts += completion.texts
-                    truncated = truncated or "length" in completion.finish_reasons
-                    if len(self.service.narration_options(plan, texts, truncated)) >= 2:
-                        break
+                async with scope:
+                    for _ in range(2):
+                        completion = await self.bot.engine.complete(
+                            plan.messages, tenant=str(plan.story.guild_id), sampling=plan.sampling
+                        )
+                        texts += completion.texts
+                        truncated = truncated or "length" in completion.finish_reasons
+                        if len(self.service.narration_options(plan, texts, truncated)) >= 2:
+                            break
             finally:
                 await _quietly(notice.delete())
+        if scope.cancelled_by is not None:
+            await channel.send(CANCELLED.format(user=scope.cancelled_by), allowed_mentions=NO_PINGS)
+            return await self.service.fail_narration(plan.story.id, "The narration was cancelled.")
         outcome = await self.service.complete_narration(plan, texts, truncated=truncated)
         if outcome.vote is not None:  # the exact prompt, for the preference pairs the vote's result makes
             await self.bot.feedback.vote_drafted(outcome.vote.id, plan.story.guild_id, plan.messages)
@@ -387,12 +407,17 @@ class StoryRunner:
             if message is not None and notice:
                 await message.delete()
             elif message is not None and (content := interrupted(message.content, INTERRUPTED)):
-                await message.edit(content=content, allowed_mentions=NO_PINGS)
+                await message.edit(content=content, view=None, allowed_mentions=NO_PINGS)  # and no Cancel
         except discord.HTTPException:
             log.warning("could not mark an interrupted message in channel %s", record.channel_id, exc_info=True)
         await self.bot.unfinished.forget(record.id)
 
     # --- helpers ------------------------------------------------------------------------------------
+    def _cancel_scope(self, plan: NarrationPlan) -> CancelScope:
+        """The story's players (and whoever started it) may cancel its narration, as may moderators."""
+        owners = {p.user_id for p in plan.players} | {plan.story.starter_id}
+        return self.bot.cancels.scope("story", plan.story.id, owners)
+
     async def channel(self, channel_id: int) -> discord.abc.Messageable | None:
         channel = self.bot.get_channel(channel_id)
         if channel is None:

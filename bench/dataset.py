@@ -98,7 +98,7 @@ async def run(items: int, reps: int) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.dataset", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.dataset", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--items", type=int, default=10_000, help="feedback items to export (default 10,000)")
     parser.add_argument("--reps", type=int, default=3, help="timed repetitions; the best is reported")
     args = parser.parse_args(argv)

@@ -86,7 +86,7 @@ class World:
 
 async def open_stories(bot: Taleweaver, world: World) -> None:
     """A free-mode story in every channel, past its (set) opening: the burst's turns go straight in."""
-    service = bot.stories.service
+    service = bot.stories
     for channel in world.channels:
         starter, *others = world.players[channel.id]
         options = StoryOptions(f"Tale of {channel.name}", "fable", "A lantern is found.", mode="free", narrate_every=3)
@@ -292,7 +292,7 @@ def summary(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--commands", type=int, default=200)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--channels", type=int, default=20)

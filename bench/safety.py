@@ -27,7 +27,7 @@ def per_entry(terms: list[str]) -> list[re.Pattern[str]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.safety", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.safety", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--terms", type=int, default=200)
     parser.add_argument("--chars", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=50)

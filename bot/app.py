@@ -12,7 +12,9 @@ from typing import Any
 import discord
 from discord import app_commands
 from discord.ext import commands
+from discord.http import Route
 
+from bot.cancel import Cancellations
 from bot.config import ConfigService, ConfigSnapshot, Place
 from bot.errors import describe
 from bot.feedback import FeedbackService
@@ -24,20 +26,34 @@ from bot.npcs.card_service import CardService
 from bot.npcs.conversation import NpcConversation
 from bot.npcs.service import NpcService
 from bot.poems import PoemService
+from bot.privacy import PrivacyService
+from bot.safety.automod import AutoModRules
 from bot.safety.gate import SafetyGate
 from bot.safety.limits import UsageLimits
 from bot.settings import Settings
 from bot.stories.narration import Narrator
 from bot.stories.service import StoryService
-from bot.text import echo
+from bot.text import MESSAGE_LIMIT, echo, truncate
 from bot.unfinished import UnfinishedMessages
+from cogs.ui import is_human_input
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 SERVER_RETRIES = 3  # more tries for a REST call Discord answered 503 (discord.py retries other 5xx itself)
 RESTARTING = "🔁 Taleweaver is restarting and takes no commands right now. Try again in a minute or two."
-EXTENSIONS = ("cogs.feedback", "cogs.poems", "cogs.stories", "cogs.lore", "cogs.npcs", "cogs.admin", "cogs.config")
+EXTENSIONS = (
+    "cogs.controls",  # first: its buttons (Cancel, Delete) are what the others put under their messages
+    "cogs.feedback",
+    "cogs.poems",
+    "cogs.stories",
+    "cogs.lore",
+    "cogs.npcs",
+    "cogs.admin",
+    "cogs.config",
+    "cogs.privacy",
+    "cogs.automod",
+)
 
 
 class Taleweaver(commands.Bot):
@@ -58,7 +74,8 @@ class Taleweaver(commands.Bot):
         self.engine = engine
         self.config = ConfigService(db, engine.models)
         self.moderation = ModerationService(db, self.config)
-        self.gate = SafetyGate(db)
+        self.automod = AutoModRules()  # the cogs.automod extension gives it a loader
+        self.gate = SafetyGate(db, output_checks=[self.automod.check])
         self.limits = UsageLimits()
         self.poems = PoemService(db, engine, self.gate)
         self.stories = StoryService(
@@ -79,6 +96,8 @@ class Taleweaver(commands.Bot):
         self.feedback = FeedbackService(db, self.training_consent)
         engine.route_models(self.model_adapter)
         self.unfinished = UnfinishedMessages(db)
+        self.cancels = Cancellations()
+        self.privacy = PrivacyService(db, self.moderation)
         self.started_at = time.monotonic()
         self.draining = False  # set on SIGTERM: new interactions are turned away politely
         self._refusals: set[asyncio.Task[None]] = set()
@@ -128,8 +147,17 @@ class Taleweaver(commands.Bot):
         """The settings in a channel the bot knows only by id (a story's): a thread reads its parent's too."""
         channel = self.get_channel(channel_id)
         parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
-        nsfw = bool(channel.is_nsfw()) if channel is not None and hasattr(channel, "is_nsfw") else False
+        is_nsfw = getattr(channel, "is_nsfw", None)  # DMs and group chats have no age restriction
+        nsfw = bool(is_nsfw()) if callable(is_nsfw) else False
         return await self.config.at(Place(guild_id, channel_id, parent_id, nsfw))
+
+    async def on_message(self, message: discord.Message) -> None:
+        """The one door for message input: other bots, webhooks (NPCs included) and system messages
+        stay outside. Features listen to `on_human_message`, never to `on_message`."""
+        if not is_human_input(message):
+            return
+        self.dispatch("human_message", message)
+        await self.process_commands(message)
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
@@ -199,7 +227,7 @@ def _retrying_503(request: Callable[..., Awaitable[Any]]) -> Callable[..., Await
     vote would then be lost to a blip. Retry it a few times with backoff, as discord.py does the others.
     Uploads are not retried (discord.py closes their files)."""
 
-    async def retrying(route: discord.http.Route, **kwargs: Any) -> Any:
+    async def retrying(route: Route, **kwargs: Any) -> Any:
         for attempt in range(SERVER_RETRIES + 1):
             try:
                 return await request(route, **kwargs)
@@ -228,7 +256,7 @@ async def send_private(interaction: discord.Interaction, content: str) -> None:
 
     Error messages often quote what the user typed, so the whole message is echoed safely.
     """
-    content = echo(content)
+    content = truncate(echo(content), MESSAGE_LIMIT)  # an error quoting a huge input must still arrive
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(content, ephemeral=True)

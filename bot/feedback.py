@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bot.errors import NotFound
 from storage import feedback as repo
 from storage.db import Database
-from storage.feedback import Forgotten, Item, Messages, Pair, Tally
+from storage.feedback import Forgotten, Item, Pair, PromptIn, Tally
 
 ConsentLookup = Callable[[int], Awaitable[bool]]
 RATINGS = {"up": 1, "down": -1}
@@ -53,7 +53,7 @@ class FeedbackService:
         self,
         kind: str,
         guild_id: int,
-        prompt: Messages,
+        prompt: PromptIn,
         text: str,
         *,
         poem_id: int | None = None,
@@ -99,7 +99,7 @@ class FeedbackService:
         source: str,
         guild_id: int,
         user_id: int,
-        prompt: Messages,
+        prompt: PromptIn,
         chosen: str,
         rejected: str,
         *,
@@ -117,7 +117,7 @@ class FeedbackService:
                 consent=consent, user_id=user_id, poem_id=poem_id, old_poem_id=old_poem_id, now=self._now(),
             )  # fmt: skip
 
-    async def vote_drafted(self, vote_id: int, guild_id: int, prompt: Messages) -> None:
+    async def vote_drafted(self, vote_id: int, guild_id: int, prompt: PromptIn) -> None:
         """Keep the exact prompt a vote's takes were written from, for the pairs its result makes."""
         consent = await self.consent(guild_id)
         async with self._db.transaction() as conn:

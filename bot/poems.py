@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from bot.config import ConfigSnapshot, defaults
 from bot.errors import NotAllowed, NotFound
 from bot.llm.client import EngineClient, Finished, Queued, Sampling, TextDelta
 from bot.llm.types import ChatMessage, message
+from bot.safety import objection
 from bot.safety.gate import SafetyContext, SafetyGate, Verdict, rating_rules
 from bot.text import clean_input, collapse_word_runs, cut_at_boundary, defuse_mentions
 from storage import guilds
@@ -150,21 +152,31 @@ class PoemService:
         messages = self.messages(poem, settings)
         if before:
             messages += [message("assistant", before), message("user", CONTINUE_ASK)]
-        text, finish = "", "stop"
+        text, finish, objected = "", "stop", None
         sampling = self.sampling(poem, settings)
-        async for event in self._engine.stream(messages, tenant=str(poem.guild_id), sampling=sampling):
-            if isinstance(event, TextDelta):
-                text += event.text
-                shown = _join(before, text.strip())
-                yield TextDelta(defuse_mentions(self._gate.preview(settings, shown) if self._gate else shown))
-            elif isinstance(event, Finished):
-                finish = event.reason
-            else:
-                yield event
+        events = self._engine.stream(messages, tenant=str(poem.guild_id), sampling=sampling)
+        async with aclosing(events):  # leaving early (withheld) closes the engine request
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    text += event.text
+                    shown = _join(before, text.strip())
+                    shown = defuse_mentions(self._gate.preview(settings, shown) if self._gate else shown)
+                    if objected := await objection(
+                        self._gate.output_checks if self._gate else (), poem.guild_id, shown
+                    ):
+                        break  # never shown, not even while it streams
+                    yield TextDelta(shown)
+                elif isinstance(event, Finished):
+                    finish = event.reason
+                else:
+                    yield event
         written = collapse_word_runs(text.strip())
         if finish == "timeout":
             written = cut_at_boundary(written)
         final = defuse_mentions(_join(before, written))
+        if objected:  # an extra check (the server's AutoMod rules) refused it: nothing new is stored
+            yield PoemDone(poem, truncated=False, safety=f"It broke {objected}.", withheld=True)
+            return
         verdict = await self._check_output(poem, settings, final)
         async with self._db.transaction() as conn:
             await repo.set_text(conn, poem.id, verdict.text if verdict else final)

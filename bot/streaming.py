@@ -67,6 +67,10 @@ class StreamRenderer:
     def handles(self) -> list[Any]:
         return list(self._handles)
 
+    async def start(self) -> None:
+        """Show the waiting status now (and the sink's working view, e.g. a Cancel button)."""
+        await self._render(force=True)
+
     async def queued(self, position: int, eta: float | None = None) -> None:
         """Show the place in line (and, reported as it happens, the expected wait) until words arrive.
 

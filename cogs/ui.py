@@ -45,16 +45,22 @@ async def defer_public(interaction: discord.Interaction) -> int | None:
     return response.message_id if response is not None else None
 
 
-def _view_on_final(view: discord.ui.View | None, final: bool) -> dict[str, Any]:
-    """Buttons go on the last page's last write only, so a reader never sees them on a half-written text."""
-    return {"view": view} if final and view is not None else {}
+def _view_on_final(view: discord.ui.View | None, final: bool, working: discord.ui.View | None = None) -> dict[str, Any]:
+    """Buttons go on the last page's last write only, so a reader never sees them on a half-written text.
+
+    `working` (a Cancel button) goes on every write until then, and is taken off by the final one.
+    """
+    if final:
+        return {"view": view} if view is not None or working is not None else {}
+    return {"view": working} if working is not None else {}
 
 
 class InteractionSink:
     """Streams into an interaction's response message, with follow-ups for further pages.
 
-    `view`, if set, is attached to the last page when the stream finishes; `on_message` hears of each
-    page's message id (the last one carries the "still writing" status).
+    `view`, if set, is attached to the last page when the stream finishes; `working`, if set, to every
+    page while it is written (and taken off when it finishes); `on_message` hears of each page's message
+    id (the last one carries the "still writing" status).
 
     An interaction's token answers for 15 minutes. A request that waited longer (a long line for the
     engine) finds it expired (401, `50027`): the rest of the stream goes to the channel as ordinary
@@ -66,22 +72,35 @@ class InteractionSink:
     ) -> None:
         self._interaction = interaction
         self.view = view
+        self.working: discord.ui.View | None = None
         self.on_message = on_message
         self.last: Any = None
         self.expired = False
         self._moved: dict[Any, discord.Message] = {}  # a page written by token -> its channel copy
+        self._working_on: list[Any] = []  # pages that show the working view
+
+    def _extra(self, final: bool) -> dict[str, Any]:
+        return _view_on_final(self.view, final, self.working)
 
     async def send(self, content: str, *, final: bool = False) -> Any:
+        if final:
+            await self._take_working_off()
         if not self.expired:
             try:
-                return await self._send_by_token(content, final)
+                handle = await self._send_by_token(content, final)
+                self._track_working(handle, final)
+                return handle
             except discord.HTTPException as exc:
                 await self._expire(exc)
         self.last = await self._post(content, final)
+        self._track_working(self.last, final)
         return self.last
 
     async def edit(self, handle: Any, content: str, *, final: bool = False) -> None:
-        extra = _view_on_final(self.view, final)
+        extra = self._extra(final)
+        if final:
+            await self._take_working_off(but=handle)
+        self._track_working(handle, final)
         if isinstance(handle, discord.Message) and handle.id in {m.id for m in self._moved.values()}:
             await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
             return
@@ -97,6 +116,8 @@ class InteractionSink:
             self._moved[key] = await self._post(content, final)
 
     async def delete(self, handle: Any) -> None:
+        if handle in self._working_on:
+            self._working_on.remove(handle)
         if handle == ORIGINAL:  # the first page is the response itself and always stays
             return
         key = handle.id
@@ -106,8 +127,25 @@ class InteractionSink:
         elif not self.expired:
             await handle.delete()
 
+    def _track_working(self, handle: Any, final: bool) -> None:
+        if self.working is not None and not final and handle not in self._working_on:
+            self._working_on.append(handle)
+
+    async def _take_working_off(self, but: Any = None) -> None:
+        """The earlier pages of a finished stream lose their Cancel button."""
+        for handle in [h for h in self._working_on if h is not but]:
+            try:
+                if handle == ORIGINAL:
+                    if not self.expired:
+                        await self._interaction.edit_original_response(view=None)
+                else:
+                    await handle.edit(view=None)
+            except discord.HTTPException:
+                log.info("could not take the Cancel button off a finished page", exc_info=True)
+        self._working_on.clear()
+
     async def _send_by_token(self, content: str, final: bool) -> Any:
-        extra = _view_on_final(self.view, final)
+        extra = self._extra(final)
         if self.last is None:
             self._interaction.extras["public_defer_pending"] = False
             message = await self._interaction.edit_original_response(
@@ -138,7 +176,7 @@ class InteractionSink:
         await self._channel().send(EXPIRED.format(user=ix.user.id, command=command), allowed_mentions=NO_PINGS)
 
     async def _post(self, content: str, final: bool) -> discord.Message:
-        message = await self._channel().send(content, allowed_mentions=NO_PINGS, **_view_on_final(self.view, final))
+        message = await self._channel().send(content, allowed_mentions=NO_PINGS, **self._extra(final))
         self._moved[("page", message.id)] = message
         if self.on_message is not None:
             await self.on_message(message.id)
@@ -157,22 +195,39 @@ class ChannelSink:
     ) -> None:
         self._channel = channel
         self.view = view
+        self.working: discord.ui.View | None = None
         self.on_message = on_message
         self.last: discord.Message | None = None
+        self._working_on: list[discord.Message] = []
 
     async def send(self, content: str, *, final: bool = False) -> discord.Message:
-        extra = _view_on_final(self.view, final)
+        extra = _view_on_final(self.view, final, self.working)
+        if final:
+            await self._take_working_off()
         self.last = await self._channel.send(content, allowed_mentions=NO_PINGS, **extra)
+        if self.working is not None and not final:
+            self._working_on.append(self.last)
         if self.on_message is not None:
             await self.on_message(self.last.id)
         return self.last
 
     async def edit(self, handle: discord.Message, content: str, *, final: bool = False) -> None:
-        extra = _view_on_final(self.view, final)
+        extra = _view_on_final(self.view, final, self.working)
+        if final:
+            await self._take_working_off(but=handle)
         await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
+        if self.working is not None and not final and handle not in self._working_on:
+            self._working_on.append(handle)
 
     async def delete(self, handle: discord.Message) -> None:
+        if handle in self._working_on:
+            self._working_on.remove(handle)
         await handle.delete()
+
+    async def _take_working_off(self, but: discord.Message | None = None) -> None:
+        for handle in [h for h in self._working_on if h is not but]:
+            await handle.edit(view=None)
+        self._working_on.clear()
 
 
 async def own_message(
@@ -258,6 +313,21 @@ def channel_of(interaction: discord.Interaction) -> int:
     if interaction.channel_id is None:
         raise NotAllowed("Taleweaver works inside a channel.")
     return interaction.channel_id
+
+
+HUMAN_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+
+def is_human_input(message: discord.Message) -> bool:
+    """Whether a message may be read as input: a person's own message, not a bot's (this one
+    included), a webhook's (NPCs speak through webhooks) or Discord's system notices."""
+    author = message.author
+    return (
+        message.webhook_id is None
+        and not author.bot
+        and not getattr(author, "system", False)
+        and message.type in HUMAN_MESSAGE_TYPES
+    )
 
 
 def in_guild(interaction: discord.Interaction) -> int:

@@ -183,13 +183,13 @@ async def _respond(
 
 
 def build_app(store: Store, gateway_handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.Application:
-    from . import routes_core, routes_messages, routes_webhooks
+    from . import automod, routes_core, routes_messages, routes_webhooks
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_get("/", gateway_handler)
     app.router.add_get("/resume/", gateway_handler)
     app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", _attachment_handler(store))
-    for table in (routes_core.routes, routes_messages.routes, routes_webhooks.routes):
+    for table in (routes_core.routes, routes_messages.routes, routes_webhooks.routes, automod.routes):
         for spec in table.specs:
             app.router.add_route(spec.method, API_PREFIX + spec.template, endpoint(store, spec))
     app.router.add_route("*", "/{tail:.*}", _not_found(store))

@@ -29,6 +29,7 @@ import yarl
 from aiohttp import web
 
 from .actions import UserActions
+from .automod import AutoModActions
 from .errors import FakeUsageError
 from .gateway import Gateway
 from .models import Guild
@@ -36,7 +37,7 @@ from .rest import build_app
 from .traffic import Delay, Fault
 
 
-class FakeDiscord(UserActions):
+class FakeDiscord(UserActions, AutoModActions):
     """State (``Store``), user verbs (``UserActions``), plus the server, faults and client install."""
 
     def __init__(self, *, bot_name: str = "Taleweaver") -> None:

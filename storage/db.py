@@ -120,6 +120,16 @@ class Database:
         await self._conn.execute("PRAGMA foreign_keys = ON")
         await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await self._conn.execute("PRAGMA synchronous = NORMAL")
+        # Deleted text is overwritten with zeros, so a purge or a forget-me leaves nothing in the file.
+        await self._conn.execute("PRAGMA secure_delete = ON")
+
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate it: old page images (which still hold
+        deleted text) leave the -wal file. Returns False if a reader kept it from completing."""
+        async with self._hold():
+            async with self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+                row = await cur.fetchone()
+        return row is not None and row[0] == 0
 
     @asynccontextmanager
     async def _hold(self) -> AsyncIterator[bool]:

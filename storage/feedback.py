@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import aiosqlite
 
 from storage.rows import changed_rows, returning_one
 
-Messages = list[dict[str, str]]
+Messages = list[dict[str, str]]  # a chat prompt as stored (JSON) and read back
+PromptIn = Sequence[Mapping[str, object]]  # a chat prompt to store (the bot's ChatMessage list, say)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def _pair(row: aiosqlite.Row) -> Pair:
     )  # fmt: skip
 
 
-def _json(messages: Messages) -> str:
+def _json(messages: PromptIn) -> str:
     return json.dumps(messages, ensure_ascii=False)
 
 
@@ -90,7 +91,7 @@ async def add_item(
     *,
     guild_id: int,
     kind: str,
-    prompt: Messages,
+    prompt: PromptIn,
     text: str,
     consent: bool,
     poem_id: int | None = None,
@@ -158,7 +159,7 @@ async def rating_of(conn: aiosqlite.Connection, item_id: int, user_id: int) -> i
 
 
 async def set_vote_prompt(
-    conn: aiosqlite.Connection, vote_id: int, guild_id: int, prompt: Messages, consent: bool, now: float | None = None
+    conn: aiosqlite.Connection, vote_id: int, guild_id: int, prompt: PromptIn, consent: bool, now: float | None = None
 ) -> None:
     await conn.execute(
         "INSERT OR REPLACE INTO feedback_vote_prompts (vote_id, guild_id, prompt, consent, created_at)"
@@ -178,7 +179,7 @@ async def add_pair(
     *,
     guild_id: int,
     source: str,
-    prompt: Messages,
+    prompt: PromptIn,
     chosen: str,
     rejected: str,
     consent: bool,

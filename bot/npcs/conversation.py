@@ -16,6 +16,7 @@ import aiosqlite
 from bot.errors import Conflict, NotFound, UserFacingError
 from bot.llm.client import EngineClient, Sampling
 from bot.llm.tokens import EstimatingCounter, TokenCounter
+from bot.llm.types import ChatMessage
 from bot.moderation import Actor
 from bot.npcs.memory import NpcContextBuilder
 from bot.npcs.model import Npc
@@ -224,7 +225,7 @@ class NpcConversation:
         chunk = [line for line in lines if line.id < keep_from]
         if not chunk:
             return False
-        messages = [
+        messages: list[ChatMessage] = [
             {"role": "system", "content": "You summarize conversations faithfully and briefly."},
             {
                 "role": "user",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import aiosqlite
 
 from bot.llm.tokens import TokenCounter
+from bot.llm.types import ChatMessage, message
 from bot.npcs.model import Npc
 from bot.npcs.speech import NOTHING_YET, TRANSCRIPT_HEADING, fill, persona, render, rules
 from bot.stories.memory import LORE_HEADING, LORE_SCAN_DEPTH, LORE_SHARE, MESSAGE_OVERHEAD, RECENT_WINDOW, triggered
@@ -29,7 +30,7 @@ from storage.npc_memory import ChannelState, Line
 
 @dataclass(frozen=True)
 class NpcPrompt:
-    messages: list[dict[str, str]]
+    messages: list[ChatMessage]
     tokens: int
     lines_included: int
     lines_available: int
@@ -102,7 +103,7 @@ class NpcContextBuilder:
             user += "\n\n" + note
         user += "\n\n" + instruction
         return NpcPrompt(
-            messages=[{"role": "system", "content": "\n\n".join(system_parts)}, {"role": "user", "content": user}],
+            messages=[message("system", "\n\n".join(system_parts)), message("user", user)],
             tokens=self.budget - room,
             lines_included=len(kept),
             lines_available=len(recent),

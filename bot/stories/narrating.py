@@ -12,6 +12,7 @@ from bot.errors import Conflict, NotAllowed, NotFound
 from bot.llm.client import Sampling
 from bot.llm.types import ChatMessage, message
 from bot.moderation import Actor
+from bot.safety import objection
 from bot.safety.gate import SafetyContext, rating_rules
 from bot.stories.core import NO_STORY, StoryCore
 from bot.stories.phases import Phase
@@ -68,6 +69,11 @@ class NarrationSteps(StoryCore):
     async def settings(self, story: Story) -> ConfigSnapshot:
         """The moderators' settings in the story's channel (defaults without a registry)."""
         return await self._settings_at(story.guild_id, story.channel_id) if self._settings_at else defaults()
+
+    async def objection(self, guild_id: int, text: str) -> str | None:
+        """Why generated text may not be shown on this server (its AutoMod rules, say), or None: the gate's
+        extra checks, asked while a narration streams so a text that breaks them is never shown."""
+        return await objection(self._gate.output_checks if self._gate else (), guild_id, text)
 
     def preview(self, plan: NarrationPlan, text: str) -> str:
         """Text as it may be shown while it is still being written (the gate's quick check on it)."""

@@ -205,8 +205,11 @@ class Narrator:
                 if isinstance(event, TextDelta):
                     raw += event.text
                     yield _Raw(raw)
-                    shown = self.stories.preview(plan, clean_narration(raw, plan.players))
-                    yield TextDelta(join_continuation(before, shown))
+                    shown = join_continuation(before, self.stories.preview(plan, clean_narration(raw, plan.players)))
+                    if await self.stories.objection(plan.story.guild_id, shown):  # never shown; refused on saving
+                        yield TextDelta(before)
+                        return
+                    yield TextDelta(shown)
                 elif isinstance(event, Finished | Queued):
                     yield event
 

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bot.errors import UserFacingError
-from bot.text import clean_input
+from bot.text import clean_input, truncate
 from storage.stories import Phase, Player, Story
 from storage.turns import Turn
 from storage.votes import Vote
@@ -102,5 +102,5 @@ def parse_duration(raw: str | None) -> int:
     except ValueError:
         value = -1
     if unit not in units or not 0 < value < math.inf:  # "1e400s" reads as infinity
-        raise UserFacingError(f"I could not read the timeout {raw!r}. Write it like 90s, 5m or 2h.")
+        raise UserFacingError(f"I could not read the timeout {truncate(repr(raw), 60)}. Write it like 90s, 5m or 2h.")
     return round(value * units[unit])

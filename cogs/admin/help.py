@@ -66,6 +66,7 @@ SECTIONS: list[HelpSection] = [
             ("/story undo", "Remove the last turn", "/story undo"),
             ("/story pause · resume · end", "Stop the clock, continue, or finish", "/story end"),
             ("/story export", "The whole story as a file", "/story export format:Markdown"),
+            ("/story purge", "Moderators: delete a story's stored text for good (asks first)", "/story purge"),
             (
                 "/lore add",
                 "World lore the narrator recalls when a key comes up",
@@ -113,6 +114,11 @@ SECTIONS: list[HelpSection] = [
             ),
             ("/config reset", "Moderators: back to the parent, server or default value", "/config reset key:active"),
             ("/config history", "Moderators: every settings change", "/config history page:2"),
+            (
+                "/privacy forget-me",
+                "Remove your poems, turns and votes from every server (asks first)",
+                "/privacy forget-me",
+            ),
             ("/help", "This page", "/help"),
         ),
     ),

@@ -83,7 +83,8 @@ class Scenes(commands.Cog):
 
     # --- plain messages (needs the message-content intent) ------------------------------------------
     @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
+    async def on_human_message(self, message: discord.Message) -> None:
+        """People's messages only: the bot's one door for message input (`Taleweaver.on_message`)."""
         if not self.bot.settings.npc_message_content:
             return
         if message.author.bot or message.webhook_id is not None or message.guild is None:

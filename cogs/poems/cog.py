@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import aclosing
 
 import discord
 from discord import app_commands
@@ -17,6 +18,7 @@ from bot.poems import DEFAULT_FORM, FORMS, PoemDone, PoemRequest
 from bot.safety.gate import WITHHELD
 from bot.streaming import interrupted
 from bot.text import echo, escape_markdown, quote, truncate
+from cogs.controls import cancel_view
 from cogs.feedback.views import add_rating
 from cogs.poems.views import PoemButton, poem_view
 from cogs.ui import (
@@ -123,19 +125,25 @@ class Poems(commands.Cog):
     ) -> None:
         """Stream into the interaction's message; `continuing` writes the rest of a poem cut short."""
         sink = InteractionSink(interaction, on_message=on_message)
+        sink.working = cancel_view("poem", poem.id)
         stream = renderer(sink, header(poem))
         self._writing.add(poem.id)
+        scope = self.bot.cancels.scope("poem", poem.id, owners={poem.author_id, interaction.user.id})
+        done: PoemDone | None = None
         try:
-            if continuing:
-                await stream.update(poem.text)
-            done: PoemDone | None = None
-            async for event in self.bot.poems.compose(poem, continuing=continuing, settings=settings):
-                if isinstance(event, Queued):
-                    await stream.queued(event.position, event.eta)
-                elif isinstance(event, TextDelta):
-                    await stream.update(event.text)
-                else:
-                    done = event
+            async with scope:
+                await stream.start()
+                if continuing:
+                    await stream.update(poem.text)
+                events = self.bot.poems.compose(poem, continuing=continuing, settings=settings)
+                async with aclosing(events) as events:
+                    async for event in events:
+                        if isinstance(event, Queued):
+                            await stream.queued(event.position, event.eta)
+                        elif isinstance(event, TextDelta):
+                            await stream.update(event.text)
+                        else:
+                            done = event
         except EngineError as exc:
             if continuing:  # what was kept stays, and so does the way on
                 sink.view = poem_view(poem, cut_short=True)
@@ -148,10 +156,16 @@ class Poems(commands.Cog):
             return None  # the message was deleted while we wrote; leaving the stream aborts the generation
         finally:
             self._writing.discard(poem.id)
+        if scope.cancelled_by is not None:  # the engine request was closed; what was stored stays
+            sink.view = poem_view(poem, written=False, cut_short=continuing)
+            what = "**Continue**" if continuing else "**Regenerate**"
+            note = f"🛑 *Cancelled by <@{scope.cancelled_by}>.* Press {what} to write it after all."
+            await stream.finish(poem.text if continuing else "", note=note)
+            return
         assert done is not None
-        if done.withheld:
-            sink.view = poem_view(done.poem, written=False)
-            await stream.finish("", note=f"{WITHHELD} {done.safety}")
+        if done.withheld:  # the text broke the server's rules: none of it is shown
+            sink.view = poem_view(poem, written=False, cut_short=continuing)
+            await stream.finish(poem.text if continuing else "", note=f"{WITHHELD} {done.safety}")
             return
         if not done.poem.text:
             sink.view = poem_view(done.poem, written=False)

@@ -8,6 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import discord
 
+from cogs.controls import DeleteButton
 from cogs.ui import cog_of
 from storage.poems import Poem
 
@@ -61,4 +62,5 @@ def poem_view(poem: Poem, *, written: bool = True, cut_short: bool = False) -> d
     view.add_item(PoemButton("another", poem.id))
     if written:
         view.add_item(PoemButton("save", poem.id, saved=poem.saved))
+        view.add_item(DeleteButton("poem", poem.id))
     return view

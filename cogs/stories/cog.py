@@ -15,6 +15,7 @@ from bot.stories.export import export_story
 from bot.stories.phases import Phase
 from bot.stories.rules import MIN_TIMEOUT, TURN_LIMIT, StoryOptions, parse_duration
 from bot.text import InputProblem, echo, quote
+from cogs.controls import Confirm
 from cogs.stories.render import lobby_embed, status_embed, turn_message, vote_embed
 from cogs.stories.runner import StoryRunner
 from cogs.stories.views import ContinueButton, LobbyButton, TurnModal, VoteButton, lobby_view
@@ -41,7 +42,7 @@ FORMATS = [app_commands.Choice(name="Markdown", value="markdown"), app_commands.
 class Stories(commands.Cog):
     def __init__(self, bot: Taleweaver) -> None:
         self.bot = bot
-        self.service = bot.stories.service
+        self.service = bot.stories
         self.runner = StoryRunner(bot, self.service, bot.narrator)
 
     async def cog_load(self) -> None:
@@ -289,6 +290,34 @@ class Stories(commands.Cog):
         text = "\n".join(f"`#{p.id}` {quote(p.text, 300)}" for p in pins) or "No facts pinned. `/story pin` adds one."
         await interaction.response.send_message(
             f"📌 **Pinned facts**\n{text}"[:2000], ephemeral=True, allowed_mentions=NO_PINGS
+        )
+
+    @story.command(name="purge", description="Delete a story's stored text for good (moderators).")
+    @app_commands.describe(
+        id="The story's number (default: this channel's latest story)",
+        lore="Also delete this channel's lore entries",
+    )
+    async def purge(
+        self, interaction: discord.Interaction, id: app_commands.Range[int, 1] | None = None, lore: bool = False
+    ) -> None:
+        actor = actor_of(interaction)
+        story = await self.bot.privacy.story_to_purge(channel_of(interaction), actor, id)
+
+        async def purge() -> str:
+            self.runner.cancel(story.id)
+            done = await self.bot.privacy.purge_story(story, actor, with_lore=lore)
+            also = f", {done.lore} lore entries" if lore else ""
+            return (
+                f"🧹 Purged story #{story.id}: {done.turns} turns, {done.votes} votes, {done.pins} pins, "
+                f"{done.players} players{also}. Messages already posted stay; delete them in Discord."
+            )
+
+        await interaction.response.send_message(
+            f"🧹 Delete **{quote(story.title, 100)}** (story #{story.id}, {story.phase}) for good: its turns, "
+            f"narrations, votes, summary and pins{' and this channel’s lore' if lore else ''}? This cannot be undone.",
+            view=Confirm(interaction.user.id, purge, yes="Yes, purge it"),
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
         )
 
     @story.command(name="status", description="Players, whose turn it is, the round and the word count.")

@@ -12,16 +12,17 @@ posted again), so that closing it later also closes its message.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import logging
 import time
 from collections.abc import Coroutine
+from contextlib import aclosing
 from typing import Any
 
 import discord
 
 from bot.app import Taleweaver
+from bot.cancel import CancelScope
 from bot.errors import Conflict
 from bot.llm.client import Queued, TextDelta
 from bot.stories.export import export_story
@@ -39,6 +40,7 @@ from bot.stories.results import NarrationPlan, Outcome, VoteResult
 from bot.stories.service import StoryService
 from bot.streaming import interrupted
 from bot.text import echo, quote
+from cogs.controls import cancel_view
 from cogs.feedback.views import add_rating
 from cogs.stories.render import NARRATOR, narrator_header, vote_embed, vote_result
 from cogs.stories.views import continue_view, vote_view
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 IMAGINING = "🪶 *The narrator is imagining possible futures…*"
 INTERRUPTED = "⚠️ *Interrupted: the bot restarted before the narrator finished. Nothing was saved.*"
 CUT_SHORT = "✂️ *Time ran out, so the narrator stopped here.*"
+CANCELLED = "🛑 *Cancelled by <@{user}>. Nothing was saved.*"
 GO_ON = f"{CUT_SHORT} **Continue** asks for the rest."
 
 
@@ -277,65 +280,80 @@ class StoryRunner:
     async def _show_stream(
         self, channel: discord.abc.Messageable, plan: NarrationPlan, on_message: OnMessage
     ) -> Outcome:
-        """Render one streamed narration into a new message: its text as it comes, then how it ended."""
+        """Render one streamed narration into a new message: its text as it comes, then how it ended.
+        Its players (or a moderator) may press Cancel while it waits or writes; then nothing is saved."""
         sink = ChannelSink(channel, on_message=on_message)
+        sink.working = cancel_view("story", plan.story.id)
         stream = renderer(sink, narrator_header(plan.story))
-        async with contextlib.aclosing(self.narrator.narrate(plan)) as events:
-            async for event in events:
-                if isinstance(event, Queued):
-                    await stream.queued(event.position, event.eta)
-                elif isinstance(event, TextDelta):
-                    await stream.update(event.text)
-                elif isinstance(event, NarrationFailed):
-                    if sink.last is not None:  # the reason and what to do follow in the story's notice
-                        await stream.finish(note="⚠️ *The narrator stopped here. Nothing was saved.*")
-                    return event.outcome
-                elif isinstance(event, NarrationDone):
-                    outcome, cut = event.outcome, event.cut_short
-                    if outcome.turn is not None:
-                        if cut and outcome.turn.kind == "narrator" and outcome.story.phase != Phase.ENDED:
-                            sink.view = continue_view(outcome.turn.id)
-                        sink.view = add_rating(sink.view, await self._narration_item(plan, outcome.turn))
-                        await stream.finish(outcome.turn.text, note=(GO_ON if sink.view else CUT_SHORT) if cut else "")
-                    elif sink.last is not None:
-                        await stream.finish(note="⚠️ *Nothing was saved.*")
-                    return outcome
-        raise RuntimeError("the narrator ended without saying how")  # pragma: no cover
+        scope, final = self._cancel_scope(plan), None
+        async with scope:
+            await stream.start()
+            async with aclosing(self.narrator.narrate(plan)) as events:
+                async for event in events:
+                    if isinstance(event, Queued):
+                        await stream.queued(event.position, event.eta)
+                    elif isinstance(event, TextDelta):
+                        await stream.update(event.text)
+                    else:
+                        final = event
+                        break
+        if final is None:  # Cancel was pressed (the scope took its cancellation): nothing was saved
+            await stream.finish(note=CANCELLED.format(user=scope.cancelled_by))
+            return await self.narrator.fail(plan.story.id, "The narration was cancelled.")
+        if isinstance(final, NarrationFailed):
+            if sink.last is not None:  # the reason and what to do follow in the story's notice
+                await stream.finish(note="⚠️ *The narrator stopped here. Nothing was saved.*")
+            return final.outcome
+        assert isinstance(final, NarrationDone)
+        outcome, cut = final.outcome, final.cut_short
+        if outcome.turn is not None:
+            if cut and outcome.turn.kind == "narrator" and outcome.story.phase != Phase.ENDED:
+                sink.view = continue_view(outcome.turn.id)
+            sink.view = add_rating(sink.view, await self._narration_item(plan, outcome.turn))
+            await stream.finish(outcome.turn.text, note=(GO_ON if sink.view else CUT_SHORT) if cut else "")
+        elif sink.last is not None:
+            await stream.finish(note="⚠️ *Nothing was saved.*")
+        return outcome
 
     async def _show_choices(
         self, channel: discord.abc.Messageable, plan: NarrationPlan, on_message: OnMessage
     ) -> Outcome:
-        """While the versions for a vote are written, a notice says so; a single version is shown."""
+        """While the versions for a vote are written, a notice (with Cancel) says so; a single version is
+        shown, a vote is posted by `apply`."""
         notice: discord.Message | None = None
+        scope, final = self._cancel_scope(plan), None
         try:
-            async with contextlib.aclosing(self.narrator.narrate(plan)) as events:
-                async for event in events:
-                    if isinstance(event, Choosing):
-                        notice = await channel.send(IMAGINING, allowed_mentions=NO_PINGS)
-                        await on_message(notice.id)
-                        continue
-                    if notice is not None:  # the versions are written: the notice goes first
-                        await _quietly(notice.delete())
-                        notice = None
-                    if isinstance(event, VoteChoices) and event.outcome.vote is not None:
-                        # the exact prompt, for the preference pairs the vote's result makes
-                        await self.bot.feedback.vote_drafted(event.outcome.vote.id, plan.story.guild_id, plan.messages)
-                    if isinstance(event, NarrationFailed | VoteChoices):
-                        return event.outcome
-                    if isinstance(event, NarrationDone):
-                        turn = event.outcome.turn
-                        if turn is not None and turn.kind == "narrator":  # no vote after all: show it
-                            view = add_rating(None, await self._narration_item(plan, turn))
-                            await channel.send(
-                                f"{narrator_header(plan.story)}{echo(turn.text)}"[:2000],
-                                allowed_mentions=NO_PINGS,
-                                **_with_view(view),
+            async with scope:
+                async with aclosing(self.narrator.narrate(plan)) as events:
+                    async for event in events:
+                        if isinstance(event, Choosing):
+                            notice = await channel.send(
+                                IMAGINING, view=cancel_view("story", plan.story.id), allowed_mentions=NO_PINGS
                             )
-                        return event.outcome
+                            await on_message(notice.id)
+                        elif not isinstance(event, Queued | TextDelta):
+                            final = event
+                            break
         finally:
-            if notice is not None:  # left early (cancelled, or Discord refused something)
+            if notice is not None:  # the versions are written (or cancelled): the notice goes first
                 await _quietly(notice.delete())
-        raise RuntimeError("the narrator ended without saying how")  # pragma: no cover
+        if final is None:  # Cancel was pressed (the scope took its cancellation): nothing was saved
+            await channel.send(CANCELLED.format(user=scope.cancelled_by), allowed_mentions=NO_PINGS)
+            return await self.narrator.fail(plan.story.id, "The narration was cancelled.")
+        if isinstance(final, VoteChoices) and final.outcome.vote is not None:
+            # the exact prompt, for the preference pairs the vote's result makes
+            await self.bot.feedback.vote_drafted(final.outcome.vote.id, plan.story.guild_id, plan.messages)
+        if isinstance(final, NarrationDone):
+            turn = final.outcome.turn
+            if turn is not None and turn.kind == "narrator":  # no vote after all: show it
+                view = add_rating(None, await self._narration_item(plan, turn))
+                await channel.send(
+                    f"{narrator_header(plan.story)}{echo(turn.text)}"[:2000],
+                    allowed_mentions=NO_PINGS,
+                    **_with_view(view),
+                )
+        assert isinstance(final, NarrationDone | VoteChoices | NarrationFailed)
+        return final.outcome
 
     async def continue_narration(self, interaction: discord.Interaction, plan: NarrationPlan, turn: Turn) -> None:
         """Stream the rest of a narration that time cut short into its own message, then store it."""
@@ -345,7 +363,7 @@ class StoryRunner:
         sink = InteractionSink(interaction)
         stream = renderer(sink, narrator_header(turn.round))
         try:
-            async with contextlib.aclosing(self.narrator.continue_part(plan, turn)) as events:
+            async with aclosing(self.narrator.continue_part(plan, turn)) as events:
                 async for event in events:
                     if isinstance(event, Queued):
                         await stream.queued(event.position, event.eta)
@@ -387,12 +405,17 @@ class StoryRunner:
             if message is not None and notice:
                 await message.delete()
             elif message is not None and (content := interrupted(message.content, INTERRUPTED)):
-                await message.edit(content=content, allowed_mentions=NO_PINGS)
+                await message.edit(content=content, view=None, allowed_mentions=NO_PINGS)  # and no Cancel
         except discord.HTTPException:
             log.warning("could not mark an interrupted message in channel %s", record.channel_id, exc_info=True)
         await self.bot.unfinished.forget(record.id)
 
     # --- helpers ------------------------------------------------------------------------------------
+    def _cancel_scope(self, plan: NarrationPlan) -> CancelScope:
+        """The story's players (and whoever started it) may cancel its narration, as may moderators."""
+        owners = {p.user_id for p in plan.players} | {plan.story.starter_id}
+        return self.bot.cancels.scope("story", plan.story.id, owners)
+
     async def channel(self, channel_id: int) -> discord.abc.Messageable | None:
         channel = self.bot.get_channel(channel_id)
         if channel is None:

@@ -150,5 +150,6 @@ async def test_a_narration_and_a_poem_cut_off_by_a_restart_say_so(
     for message in (cut_narration, cut_poem):
         assert WRITING not in message.content and INTERRUPTED in message.content, message.content
     assert cut_narration.content.startswith(NARRATOR) and "Nothing was saved" in cut_narration.content
+    assert not cut_narration.custom_ids, "a narration cut off by a restart keeps no Cancel button"
     assert cut_poem.content.startswith("**Sonnet** · *the sea*")
     assert [c.split(":")[1] for c in cut_poem.custom_ids] == ["regen", "another"], "the poem can be written again"

@@ -51,6 +51,7 @@ async def test_poem_streams_and_offers_buttons(fake: FakeDiscord, world: World, 
         f"poem:regen:{poem_id(poem)}",
         f"poem:another:{poem_id(poem)}",
         f"poem:save:{poem_id(poem)}",
+        f"delete:poem:{poem_id(poem)}",
     ]
     assert [c.rsplit(":", 1)[0] for c in poem.custom_ids[3:]] == ["rate:up", "rate:down"], "and a rating pair"
     assert poem.allowed_mentions == {"parse": []}
@@ -71,7 +72,8 @@ async def test_buttons_regenerate_another_take_and_save(fake: FakeDiscord, world
 
     def rewritten() -> Message | None:
         message = fake.message_by_id[poem.id]
-        return message if len(message.history) > versions_before + 1 and message.custom_ids else None
+        finished = message.custom_ids and not any(c.startswith("cancel:") for c in message.custom_ids)
+        return message if len(message.history) > versions_before + 1 and finished else None
 
     rewritten_poem = await taleweaver.wait(rewritten, what="the regenerated poem")
     assert poem_id(rewritten_poem) == number, "regenerate rewrites the same poem in place"

@@ -35,7 +35,6 @@ from bot.stories.narration import Narrator
 from bot.stories.service import StoryService
 from bot.text import MESSAGE_LIMIT, echo, truncate
 from bot.unfinished import UnfinishedMessages
-from cogs.ui import is_human_input
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -274,3 +273,18 @@ def _where(interaction: discord.Interaction) -> str:
     data = interaction.data or {}
     command = interaction.command.qualified_name if interaction.command else data.get("custom_id", "?")
     return f"/{command} (guild {interaction.guild_id}, channel {interaction.channel_id}, user {interaction.user.id})"
+
+
+HUMAN_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+
+def is_human_input(message: discord.Message) -> bool:
+    """Whether a message may be read as input: a person's own message, not a bot's (this one
+    included), a webhook's (NPCs speak through webhooks) or Discord's system notices."""
+    author = message.author
+    return (
+        message.webhook_id is None
+        and not author.bot
+        and not getattr(author, "system", False)
+        and message.type in HUMAN_MESSAGE_TYPES
+    )

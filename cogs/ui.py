@@ -315,21 +315,6 @@ def channel_of(interaction: discord.Interaction) -> int:
     return interaction.channel_id
 
 
-HUMAN_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
-
-
-def is_human_input(message: discord.Message) -> bool:
-    """Whether a message may be read as input: a person's own message, not a bot's (this one
-    included), a webhook's (NPCs speak through webhooks) or Discord's system notices."""
-    author = message.author
-    return (
-        message.webhook_id is None
-        and not author.bot
-        and not getattr(author, "system", False)
-        and message.type in HUMAN_MESSAGE_TYPES
-    )
-
-
 def in_guild(interaction: discord.Interaction) -> int:
     """The server id; commands are registered guild-only, so this holds in practice."""
     if interaction.guild_id is None:

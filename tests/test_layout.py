@@ -79,3 +79,16 @@ def test_the_bot_never_imports_the_playground_or_the_fake_discord() -> None:
 def test_files_and_functions_stay_short() -> None:
     """bot, cogs, engine, storage: files under ~400 lines, functions under ~60 (tests/support/limits.py)."""
     assert offenders() == []
+
+
+def test_the_layers_point_down() -> None:
+    """bot/ never imports cogs/ (Discord rendering sits on top of the services); storage/ never imports
+    bot/ or cogs/; engine/ knows nothing of the bot."""
+    rules = {"bot": ("cogs",), "storage": ("bot", "cogs"), "engine": ("bot", "cogs", "storage")}
+    offenders = []
+    for package, forbidden in rules.items():
+        pattern = re.compile(rf"^\s*(from|import)\s+({'|'.join(forbidden)})\b", re.MULTILINE)
+        for path in (ROOT / package).rglob("*.py"):
+            if pattern.search(path.read_text(encoding="utf-8")):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []

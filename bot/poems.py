@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -140,7 +140,7 @@ class PoemService:
 
     async def compose(
         self, poem: Poem, *, continuing: bool = False, settings: ConfigSnapshot | None = None
-    ) -> AsyncIterator[PoemEvent]:
+    ) -> AsyncGenerator[PoemEvent, None]:
         """Write the poem (or, `continuing`, the rest of one that was cut short): yields the place in line,
         the growing text (whole), and finally the stored poem.
 

@@ -16,7 +16,7 @@ from bot.errors import Conflict, NotFound, describe
 from bot.llm.client import EngineError, Queued, TextDelta
 from bot.poems import DEFAULT_FORM, FORMS, PoemDone, PoemRequest
 from bot.safety.gate import WITHHELD
-from bot.streaming import interrupted
+from bot.streaming import StreamRenderer, interrupted
 from bot.text import echo, escape_markdown, quote, truncate
 from cogs.controls import cancel_view
 from cogs.feedback.views import add_rating
@@ -163,6 +163,21 @@ class Poems(commands.Cog):
             await stream.finish(poem.text if continuing else "", note=note)
             return
         assert done is not None
+        await self._show_done(interaction, sink, stream, poem, done, settings, replacing, continuing=continuing)
+
+    async def _show_done(
+        self,
+        interaction: discord.Interaction,
+        sink: InteractionSink,
+        stream: StreamRenderer,
+        poem: Poem,
+        done: PoemDone,
+        settings: ConfigSnapshot,
+        replacing: tuple[str, Poem] | None,
+        *,
+        continuing: bool,
+    ) -> None:
+        """The finished poem with its notes and buttons (or why nothing of it is shown)."""
         if done.withheld:  # the text broke the server's rules: none of it is shown
             sink.view = poem_view(poem, written=False, cut_short=continuing)
             await stream.finish(poem.text if continuing else "", note=f"{WITHHELD} {done.safety}")

@@ -223,7 +223,7 @@ class Stories(commands.Cog):
         plan, turn = await self.service.plan_continuation(turn_id, actor_of(interaction))
         await interaction.response.defer()  # the narration's own message goes on
         await interaction.edit_original_response(view=None)  # no second Continue while this one writes
-        await self.runner.continue_narration(interaction, plan, turn)
+        await self.runner.shows.continuation(interaction, plan, turn)
 
     @guarded
     async def on_vote(self, interaction: discord.Interaction, vote_id: int, option: int) -> None:

@@ -9,6 +9,7 @@ from bot.config import ConfigService, ConfigSnapshot, Place
 from bot.moderation import ModerationService
 from bot.safety.gate import SafetyGate
 from bot.safety.matcher import REDACTION
+from bot.stories.narration import Narrator
 from bot.stories.service import StoryService
 from storage.db import Database
 from tests.bot.test_stories import CHANNEL, GUILD, MOD, ScriptedEngine, actor, new_story
@@ -28,7 +29,6 @@ def gated(db: Database, config: ConfigService) -> tuple[StoryService, ScriptedEn
 
     service = StoryService(
         db,
-        engine,
         ModerationService(db, config),
         gate=SafetyGate(db),
         settings_at=settings_at,  # type: ignore[arg-type]
@@ -77,5 +77,5 @@ async def test_a_recap_passes_the_gate(gated: tuple[StoryService, ScriptedEngine
     story = await new_story(service)
     await service.begin(story.id, mod)
     engine.answers = ["Previously, a grue was seen."]
-    _, text = await service.recap(CHANNEL)
+    _, text = await Narrator(service, engine).recap(CHANNEL)  # type: ignore[arg-type]  # a scripted engine
     assert "grue" not in text and REDACTION in text

@@ -254,6 +254,11 @@ async def own_message(
     return None
 
 
+def with_view(view: discord.ui.View | None) -> dict[str, Any]:
+    """`view=` for a send only when there is one (discord.py's `send` takes no `view=None`)."""
+    return {"view": view} if view is not None else {}
+
+
 def custom_ids(message: discord.Message) -> list[str]:
     return [
         str(child.custom_id)

@@ -33,7 +33,7 @@ from cogs.controls import cancel_view
 from cogs.feedback.views import add_rating
 from cogs.stories.render import narrator_header
 from cogs.stories.views import continue_view
-from cogs.ui import NO_PINGS, ChannelSink, InteractionSink, OnMessage, renderer
+from cogs.ui import NO_PINGS, ChannelSink, InteractionSink, OnMessage, renderer, with_view
 from storage.turns import Turn
 
 IMAGINING = "🪶 *The narrator is imagining possible futures…*"
@@ -117,7 +117,7 @@ class NarrationShows:
                 await channel.send(
                     f"{narrator_header(plan.story)}{echo(turn.text)}"[:2000],
                     allowed_mentions=NO_PINGS,
-                    **_with_view(view),
+                    **with_view(view),
                 )
         assert isinstance(final, NarrationDone | VoteChoices | NarrationFailed)
         return final.outcome
@@ -159,10 +159,6 @@ class NarrationShows:
         """The story's players (and whoever started it) may cancel its narration, as may moderators."""
         owners = {p.user_id for p in plan.players} | {plan.story.starter_id}
         return self.bot.cancels.scope("story", plan.story.id, owners)
-
-
-def _with_view(view: discord.ui.View | None) -> dict[str, Any]:
-    return {"view": view} if view is not None else {}
 
 
 async def _quietly(coro: Coroutine[Any, Any, Any]) -> None:

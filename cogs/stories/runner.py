@@ -34,7 +34,7 @@ from cogs.feedback.views import add_rating
 from cogs.stories.narration import IMAGINING, NarrationShows
 from cogs.stories.render import NARRATOR, vote_embed, vote_result
 from cogs.stories.views import vote_view
-from cogs.ui import NO_PINGS, custom_ids, own_message
+from cogs.ui import NO_PINGS, custom_ids, own_message, with_view
 from storage.stories import Story
 from storage.unfinished import Unfinished
 from storage.votes import Vote
@@ -203,7 +203,7 @@ class StoryRunner:
         await channel.send(
             f"{vote_result(result.winner, result.tally)}\n\n📖 **The narrator**\n\n{text}"[:2000],
             allowed_mentions=NO_PINGS,
-            **({"view": view} if (view := add_rating(None, item.id if item else None)) is not None else {}),
+            **with_view(add_rating(None, item.id if item else None)),
         )
 
     async def post_ending(self, channel: discord.abc.Messageable, story: Story) -> None:

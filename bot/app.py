@@ -90,7 +90,12 @@ class Taleweaver(commands.Bot):
         self.npcs = NpcService(db, self.moderation)
         self.npc_cards = CardService(db, self.npcs)
         self.npc_talk = NpcConversation(
-            db, engine, prompt_budget=settings.story_prompt_tokens, line_tokens=settings.npc_line_tokens
+            db,
+            engine,
+            prompt_budget=settings.story_prompt_tokens,
+            line_tokens=settings.npc_line_tokens,
+            gate=self.gate,
+            settings_at=self.settings_at,
         )
         self.feedback = FeedbackService(db, self.training_consent)
         engine.route_models(self.model_adapter)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.config import ConfigSnapshot
 from bot.errors import Conflict, NotFound, UserFacingError
 from bot.llm.client import EngineClient, Sampling
 from bot.llm.tokens import EstimatingCounter, TokenCounter
@@ -21,6 +22,7 @@ from bot.moderation import Actor
 from bot.npcs.memory import NpcContextBuilder
 from bot.npcs.model import Npc
 from bot.npcs.speech import act_instruction, addressed, clean_line, fill, render, reply_instruction, stop_sequences
+from bot.safety.gate import WITHHELD, SafetyContext, SafetyGate
 from bot.text import clean_input, defuse_mentions, quote
 from storage import npc_memory as memory_repo
 from storage import npcs as repo
@@ -52,10 +54,13 @@ class NpcLine:
     channel_id: int
     text: str  # cleaned; "" when the model wrote nothing usable (twice)
     truncated: bool = False
+    withheld: str = ""  # why the safety gate withheld the line (then `text` is "")
 
     @property
     def shown(self) -> str:
         """What the channel sees: the line, or a visible silence (so nobody waits for an answer forever)."""
+        if self.withheld:
+            return f"{WITHHELD} {self.withheld}".strip()
         return self.text or f"*{self.npc.name} says nothing.*"
 
 
@@ -91,8 +96,12 @@ class NpcConversation:
         line_tokens: int = 90,
         rate: ChannelRate | None = None,
         clock: Callable[[], float] = time.time,
+        gate: SafetyGate | None = None,
+        settings_at: Callable[[int, int], Awaitable[ConfigSnapshot]] | None = None,
     ) -> None:
         self._db = db
+        self._gate = gate
+        self._settings_at = settings_at
         self._engine = engine
         self.line_tokens = line_tokens
         self.context = NpcContextBuilder(EstimatingCounter(), prompt_budget)
@@ -174,6 +183,7 @@ class NpcConversation:
             text = clean_line(result.text, npc.name, _unique(others + speakers), truncated=truncated)
             if text:
                 break
+        text, withheld = await self._screen(npc, channel_id, text)
         if text:
             async with self._db.transaction() as conn:
                 witnesses = {n.id for n in present} | {npc.id}
@@ -181,12 +191,23 @@ class NpcConversation:
                     conn, witnesses, channel_id=channel_id, speaker_kind="npc", speaker_id=npc.id,
                     speaker_name=npc.name, text=text, tokens=self.context.counter.count(text), now=self._now(),
                 )  # fmt: skip
-        return NpcLine(npc, channel_id, text, truncated)
+        return NpcLine(npc, channel_id, text, truncated, withheld)
+
+    async def _screen(self, npc: Npc, channel_id: int, text: str) -> tuple[str, str]:
+        """(the line as it may be shown, why it was withheld): every NPC line passes the safety gate."""
+        if self._gate is None or self._settings_at is None or not text:
+            return text, ""
+        settings = await self._settings_at(npc.guild_id, channel_id)
+        verdict = await self._gate.check_output(SafetyContext(npc.guild_id, channel_id, None, "npcs", settings), text)
+        return (verdict.text, "") if verdict.allowed else ("", verdict.reason)
 
     async def greet(self, npc: Npc, channel_id: int) -> NpcLine:
         """The card's greeting as the NPC enters a scene (placeholders filled), remembered by those present."""
         present = await self.scene(channel_id)
         text = clean_input(fill(npc.first_mes, npc.name, "everyone"), field="greeting", max_length=4000)
+        text, withheld = await self._screen(npc, channel_id, text)
+        if withheld:
+            return NpcLine(npc, channel_id, "", withheld=withheld)
         async with self._db.transaction() as conn:
             await memory_repo.remember(
                 conn, {n.id for n in present} | {npc.id}, channel_id=channel_id, speaker_kind="npc",

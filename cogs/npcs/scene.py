@@ -37,7 +37,7 @@ class Scenes(commands.Cog):
         await interaction.response.send_message(f"🎭 **{quote(joined.name, 80)}** enters the scene.")
         if joined.first_mes:
             line = await self.talk.greet(joined, channel.id)
-            await self.talk.posted(line, await self.npcs.voice.speak(channel, joined, line.text))
+            await self.talk.posted(line, await self.npcs.voice.speak(channel, joined, line.shown))
 
     @scene.command(name="remove", description="Send an NPC out of this channel's scene.")
     @app_commands.describe(npc="Who leaves")

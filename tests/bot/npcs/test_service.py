@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.config import ConfigService, ConfigSnapshot
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.llm.client import EngineClient
 from bot.moderation import Actor, ModerationService
 from bot.npcs.conversation import ChannelRate, NpcConversation, RateLimited
 from bot.npcs.model import Npc
 from bot.npcs.service import NpcService
+from bot.safety.gate import SafetyGate
 from bot.text import InputProblem
 from storage import guilds, npc_memory
 from storage.db import Database
@@ -172,3 +174,31 @@ async def test_a_line_cleaned_to_nothing_is_tried_again_then_shown_as_silence(
     assert spoken.text == spoken.shown == "Hm, yes."
     async with db.read() as conn:
         assert [m.text for m in await npc_memory.recent(conn, mira.id, 500, limit=10)] == ["Mira?", "Hm, yes."]
+
+
+async def test_every_npc_line_passes_the_safety_gate(db: Database, scripted: StartServer) -> None:
+    """Blocked words are redacted (or the line withheld, as moderators choose) before anyone sees an NPC
+    line, and a withheld line is not remembered; the card's greeting passes the same gate."""
+    config = ConfigService(db)
+    mod = Actor.of(99, GUILD, True, ())
+    await config.set(mod, "blocked_words", "grue")
+    bodies: list[dict[str, Any]] = []
+    url = await scripted(chat_server(bodies, ["A grue waits by the well.", "The grue again."]))
+    service = NpcService(db, ModerationService(db, config))
+    mira = await service.create(actor(1), Npc(name="Mira", first_mes="Beware the grue."))
+
+    async def settings_at(guild_id: int, channel_id: int) -> ConfigSnapshot:
+        return await config.resolve(guild_id, channel_id)
+
+    async with EngineClient(url) as engine:
+        talk = NpcConversation(db, engine, gate=SafetyGate(db), settings_at=settings_at)
+        greeting = await talk.greet(mira, 500)
+        redacted = await talk.reply(mira, 500, to="Alice")
+        await config.set(mod, "blocked_output_action", "withhold")
+        withheld = await talk.reply(mira, 500, to="Alice")
+    assert "grue" not in greeting.shown.lower() and greeting.shown.startswith("Beware the")
+    assert redacted.text.startswith("A ") and "grue" not in redacted.shown.lower() and not redacted.withheld
+    assert withheld.text == "" and withheld.withheld and "grue" not in withheld.shown.lower()
+    async with db.read() as conn:
+        remembered = [m.text for m in await npc_memory.recent(conn, mira.id, 500, limit=10)]
+    assert len(remembered) == 2 and all("grue" not in m.lower() for m in remembered)

@@ -78,7 +78,9 @@ async def test_two_shards_each_serve_their_own_servers_on_one_database(
         assert "Page 1 of" in str(help_ix.response_data) and help_ix.ephemeral
         status = await fake.invoke(mod, north_chan, "status")  # the engine, from shard 0
         shown = (await status.wait_original(timeout=WAIT_S)).text
-        assert "SmolLM2" in shown and "unreachable" not in shown
+        assert "SmolLM2" in shown and "unreachable" not in shown and "id 0 of 2 shards" in shown
+        status = await fake.invoke(alice, south_chan, "status")
+        assert "id 1 of 2 shards" in (await status.wait_original(timeout=WAIT_S)).text
 
     # Both shards wrote into the one file.
     conn = sqlite3.connect(db_path)

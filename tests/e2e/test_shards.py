@@ -9,12 +9,12 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from bot.__main__ import run_bot
 from bot.app import ShardedTaleweaver, Taleweaver
 from bot.settings import Settings
-from tests.fakediscord import Channel, FakeDiscord, User
+from tests.fakediscord import Channel, FakeDiscord, Message, User
 from tests.fakediscord.interactions import FakeInteraction
 from tests.support.engine_proc import EngineProcess
 
@@ -47,7 +47,7 @@ def shard_that_got(fake: FakeDiscord, ix: FakeInteraction) -> list[tuple[int, in
     return [fake.gateway.sessions[s].shard for s in sessions if s in fake.gateway.sessions]
 
 
-async def open_lobby(fake: FakeDiscord, user: User, channel: Channel, title: str) -> Any:
+async def open_lobby(fake: FakeDiscord, user: User, channel: Channel, title: str) -> tuple[FakeInteraction, Message]:
     ix = await fake.invoke(user, channel, "story start", title=title, genre="fable", premise="A quiet harbour.")
     return ix, await ix.wait_original(timeout=WAIT_S)
 

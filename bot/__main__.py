@@ -13,7 +13,7 @@ from typing import Any
 
 import discord
 
-from bot.app import Taleweaver
+from bot.app import Taleweaver, make_bot
 from bot.engine_client import EngineClient
 from bot.engine_process import EngineStartError, EngineSupervisor
 from bot.settings import TOKEN_HELP, Settings, SettingsError
@@ -31,6 +31,8 @@ Settings come from the environment or a .env file (see .env.example):
   ENGINE_URL      an OpenAI-compatible server to use; unset = start `python -m engine` here
   ENGINE_API_KEY  its API key, if it needs one
   SHUTDOWN_GRACE  seconds generations get to finish on SIGTERM/Ctrl-C (default 30; twice stops at once)
+  SHARD_COUNT     gateway shards in this process: a number, or auto (Discord's recommendation); unset = one
+  Back up the database while the bot runs: python -m bot.backup --out FILE
 The offline playground (no Discord account needed) is `make play`.
 """
 
@@ -58,7 +60,7 @@ async def run_bot(
         engine = await stack.enter_async_context(
             EngineClient(url, api_key=key, model=settings.engine_model, timeout=settings.engine_timeout)
         )
-        bot = Taleweaver(settings=settings, db=db, engine=engine, **client_options)
+        bot = make_bot(settings=settings, db=db, engine=engine, **client_options)
         if on_bot:
             on_bot(bot)
         async with bot:

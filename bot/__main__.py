@@ -29,6 +29,8 @@ Settings come from the environment or a .env file (see .env.example):
   ENGINE_URL      an OpenAI-compatible server to use; unset = start `python -m engine` here
   ENGINE_API_KEY  its API key, if it needs one
   SHUTDOWN_GRACE  seconds generations get to finish on SIGTERM/Ctrl-C (default 30; twice stops at once)
+  SHARD_COUNT     gateway shards in this process: a number, or auto (Discord's recommendation); unset = one
+  Back up the database while the bot runs: python -m bot.backup --out FILE
 The offline playground (no Discord account needed) is `make play`.
 """
 

@@ -225,6 +225,20 @@ class Taleweaver(commands.Bot):
         await send_private(interaction, f"⚠️ {message}")
 
 
+class ShardedTaleweaver(Taleweaver, commands.AutoShardedBot):
+    """Taleweaver on several gateway connections (shards) in one process: discord.py's AutoShardedBot
+    under the same bot, so every cog, service and the one database are shared by all shards."""
+
+
+def make_bot(*, settings: Settings, db: Database, engine: EngineClient, **options: Any) -> Taleweaver:
+    """The bot SHARD_COUNT asks for: unset, one connection; a number, that many shards; "auto", as many
+    as Discord recommends (GET /gateway/bot, read by discord.py when it connects)."""
+    if settings.shard_count is None:
+        return Taleweaver(settings=settings, db=db, engine=engine, **options)
+    shard_count = None if settings.shard_count == "auto" else settings.shard_count
+    return ShardedTaleweaver(settings=settings, db=db, engine=engine, shard_count=shard_count, **options)
+
+
 def _retrying_503(request: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """discord.py's REST client retries 429 and 500/502/504/524 but raises at once on 503 (Discord's
     "service unavailable", answered before the request was carried out): a narration, a turn ping or a

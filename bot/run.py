@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bot.app import Taleweaver
+from bot.app import Taleweaver, make_bot
 from bot.llm.client import EngineClient
 from bot.llm.supervisor import EngineSupervisor
 from bot.settings import Settings, SettingsError
@@ -43,7 +43,7 @@ async def run_bot(
         engine = await stack.enter_async_context(
             EngineClient(url, api_key=key, model=settings.engine_model, timeout=settings.engine_timeout)
         )
-        bot = Taleweaver(settings=settings, db=db, engine=engine, **client_options)
+        bot = make_bot(settings=settings, db=db, engine=engine, **client_options)
         if on_bot:
             on_bot(bot)
         async with bot:

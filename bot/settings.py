@@ -6,6 +6,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from dotenv import find_dotenv, load_dotenv
 
@@ -33,6 +34,18 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
 
+def shards(value: str | None) -> int | Literal["auto"] | None:
+    """SHARD_COUNT: unset, "auto", or a whole number."""
+    if value is None:
+        return None
+    if value.lower() == "auto":
+        return "auto"
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"SHARD_COUNT={value!r} must be a number of shards (like 2) or auto.") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     discord_token: str | None = None
@@ -51,6 +64,9 @@ class Settings:
     # message-content intent switched on in the developer portal). Off: /npc say and /scene still work.
     npc_message_content: bool = False
     shutdown_grace: float = 30.0  # seconds poems and narrations get to finish on SIGTERM
+    # None: one gateway connection (discord.py's Bot). A number, or "auto" (Discord's recommendation
+    # from GET /gateway/bot): that many shards in this process (discord.py's AutoShardedBot).
+    shard_count: int | Literal["auto"] | None = None
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -67,6 +83,8 @@ class Settings:
             raise SettingsError("STORY_NARRATION_TOKENS must be between 16 and 4096.")
         if not 16 <= self.npc_line_tokens <= 1024:
             raise SettingsError("NPC_LINE_TOKENS must be between 16 and 1024.")
+        if isinstance(self.shard_count, int) and not 1 <= self.shard_count <= 10_000:
+            raise SettingsError("SHARD_COUNT must be a number of shards from 1 up, or auto.")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -113,5 +131,6 @@ class Settings:
             "npc_line_tokens": number("NPC_LINE_TOKENS", int),
             "npc_message_content": flag("NPC_MESSAGE_CONTENT"),
             "shutdown_grace": number("SHUTDOWN_GRACE", float),
+            "shard_count": shards(text("SHARD_COUNT")),
         }
         return cls(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]

@@ -5,6 +5,11 @@ and is kept, so when a connection drops the events sent meanwhile are replayed o
 a sequence number above the one the client reports), followed by RESUMED. Dispatching is synchronous
 (a per-connection queue feeds a writer task) so the store can dispatch from plain methods, in order.
 
+Sharding: an IDENTIFY may carry ``shard: [id, count]``. That session is sent READY and GUILD_CREATE
+for its guilds only (``(guild_id >> 22) % count == id``), and each event goes only to the session
+serving its guild; events outside any guild (DMs) go to shard 0, as on Discord. A shard id outside
+``0..count-1`` is closed with 4010 (Invalid shard).
+
 Compression: discord.py asks for ``compress=zlib-stream`` (transport compression, not
 permessage-deflate); the fake honours it with one zlib stream per connection, Z_SYNC_FLUSH per message.
 """
@@ -23,6 +28,7 @@ from aiohttp import WSMsgType, web
 
 from . import payloads
 from .errors import FakeUsageError
+from .ids import shard_of
 from .models import JSON
 from .traffic import RecordedDispatch
 
@@ -83,6 +89,26 @@ class GatewaySession:
     ready: bool = False
     resumes: int = 0
 
+    @property
+    def shard(self) -> tuple[int, int]:
+        """(shard id, shard count) from IDENTIFY; (0, 1) for an unsharded client."""
+        shard_id, count = self.identify.get("shard") or (0, 1)
+        return int(shard_id), int(count)
+
+    def serves(self, guild_id: int | None) -> bool:
+        shard_id, count = self.shard
+        return shard_id == 0 if guild_id is None else shard_of(guild_id, count) == shard_id
+
+
+def _guild_of(event: str, data: Any) -> int | None:
+    """The guild an event belongs to (which shard receives it), or None (a DM: shard 0)."""
+    if not isinstance(data, dict):
+        return None
+    if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
+        return int(data["id"])
+    guild_id = data.get("guild_id")
+    return int(guild_id) if guild_id else None
+
 
 class Gateway:
     """All sessions and connections; installed as the store's dispatcher."""
@@ -100,10 +126,15 @@ class Gateway:
     def connected(self) -> bool:
         return any(s.ready and s.conn is not None for s in self.sessions.values())
 
+    def ready_shards(self) -> set[tuple[int, int]]:
+        """(shard id, count) of every identified, connected session."""
+        return {s.shard for s in self.sessions.values() if s.ready and s.conn is not None}
+
     def dispatch(self, event: str, data: JSON) -> None:
-        """Send an event to every identified session (queued for replay if disconnected)."""
+        """Send an event to every identified session serving its guild (queued for replay if disconnected)."""
+        guild_id = _guild_of(event, data)
         for session in list(self.sessions.values()):
-            if session.ready:
+            if session.ready and session.serves(guild_id):
                 self._send(session, event, data)
 
     def _send(self, session: GatewaySession, event: str, data: Any) -> None:
@@ -159,11 +190,15 @@ class Gateway:
         if conn.session is not None:
             conn.close(4005)  # Already authenticated
             return
+        shard = data.get("shard") or [0, 1]
+        if not (len(shard) == 2 and 0 <= int(shard[0]) < int(shard[1])):
+            conn.close(4010)  # Invalid shard
+            return
         session = GatewaySession(uuid.uuid4().hex, data, conn=conn)
         conn.session = session
         self.sessions[session.id] = session
         store = self.store
-        guilds = [g for g in store.guilds.values() if store.bot.id in g.members]
+        guilds = [g for g in store.guilds.values() if store.bot.id in g.members and session.serves(g.id)]
         ready = {
             "v": 10,
             "user": {**payloads.user(store.bot), "verified": True, "mfa_enabled": False, "email": None},
@@ -178,7 +213,7 @@ class Gateway:
             "user_settings": {},
             "guild_join_requests": [],
             "geo_ordered_rtc_regions": [],
-            "shard": data.get("shard", [0, 1]),
+            "shard": list(session.shard),
             "_trace": ["fakediscord"],
         }
         self._send(session, "READY", ready)

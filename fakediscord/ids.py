@@ -31,6 +31,20 @@ class SnowflakeGenerator:
                 self._last_ms, self._counter = self._last_ms + 1, 0
         return (self._last_ms << 22) | self._prefix | self._counter
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A snowflake whose guild would live on ``shard_id`` of ``shard_count``: Discord's
+        ``(guild_id >> 22) % shard_count``. Borrows the next few milliseconds (ids stay increasing)."""
+        snowflake = self.next()
+        while (snowflake >> 22) % shard_count != shard_id:
+            self._last_ms, self._counter = self._last_ms + 1, 0
+            snowflake = (self._last_ms << 22) | self._prefix
+        return snowflake
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard that serves a guild, as Discord computes it."""
+    return (guild_id >> 22) % shard_count
+
 
 def snowflake_time(snowflake: int) -> dt.datetime:
     """The creation time encoded in a snowflake."""

@@ -54,7 +54,8 @@ async def get_gateway(store: Store, req: ApiRequest) -> JSON:
 @routes("GET", "/gateway/bot")
 async def get_gateway_bot(store: Store, req: ApiRequest) -> JSON:
     limit = {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1}
-    return {"url": store.base_url.replace("http://", "ws://", 1), "shards": 1, "session_start_limit": limit}
+    url = store.base_url.replace("http://", "ws://", 1)
+    return {"url": url, "shards": store.recommended_shards, "session_start_limit": limit}
 
 
 def _application(store: Store) -> JSON:

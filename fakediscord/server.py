@@ -107,13 +107,15 @@ class FakeDiscord(UserActions, AutoModActions):
         """A client identified and is connected right now."""
         return self.gateway.connected
 
-    async def wait_ready(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 (the fake's API mirrors discord.py's wait_for(timeout=))
-        """Until a client identified and was sent READY and every GUILD_CREATE.
+    async def wait_ready(self, timeout: float = 10.0, *, shards: int = 1) -> None:  # noqa: ASYNC109 (the fake's API mirrors discord.py's wait_for(timeout=))
+        """Until a client identified and was sent READY and every GUILD_CREATE (``shards``: until that
+        many shards are connected; discord.py identifies them one after another, 5 s apart).
 
         discord.py fires ``on_ready`` ``guild_ready_timeout`` (default 2 s) after the last
         GUILD_CREATE; construct test bots with ``guild_ready_timeout=0.05`` to skip that wait.
         """
-        await self.wait_for(lambda: self.connected, timeout, what="a client to IDENTIFY")
+        what = "a client to IDENTIFY" if shards == 1 else f"{shards} shards to IDENTIFY"
+        await self.wait_for(lambda: len(self.gateway.ready_shards()) >= shards, timeout, what=what)
 
     async def wait_commands_synced(self, guild: Guild | int | None = None, timeout: float = 10.0) -> None:  # noqa: ASYNC109 (the fake's API mirrors discord.py's wait_for(timeout=))
         """Until the bot registered commands for ``guild`` (or globally when None)."""

@@ -59,6 +59,9 @@ class Store:
         # An interaction's token works for follow-ups and response edits for 15 minutes; after that
         # Discord answers 401 `50027 Invalid Webhook Token`. Tests shorten it (0 = expired at once).
         self.token_lifetime: float = 15 * 60.0
+        # What GET /gateway/bot recommends as `shards` (what discord.py's AutoShardedClient uses when
+        # it is given no shard_count).
+        self.recommended_shards: int = 1
         self._dispatch: Callable[[str, JSON], None] = lambda event, data: None
         self._changed = asyncio.Event()
 
@@ -139,10 +142,13 @@ class Store:
         owner: UserLike | None = None,
         bot_permissions: object = DEFAULT_BOT,
         everyone_permissions: object = DEFAULT_EVERYONE,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        """A guild with @everyone, the bot as a member holding its managed role, and ``owner``."""
+        """A guild with @everyone, the bot as a member holding its managed role, and ``owner``.
+        ``shard=(id, count)``: its id is one Discord would serve on that shard of a bot with ``count``."""
         owner_user = self.user(owner) if owner is not None else self.add_user(f"{name.lower()}-owner")
-        g = Guild(self.ids.next(), name, owner_user.id)
+        guild_id = self.ids.next() if shard is None else self.ids.next_on_shard(*shard)
+        g = Guild(guild_id, name, owner_user.id)
         g.roles[g.id] = Role(g.id, g.id, "@everyone", as_int(everyone_permissions), position=0)
         bot_role = Role(self.ids.next(), g.id, self.bot.name, as_int(bot_permissions), position=1, managed=True)
         bot_role.bot_id = self.bot.id

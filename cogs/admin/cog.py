@@ -71,6 +71,9 @@ class Admin(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         embed = discord.Embed(title="Taleweaver status", colour=discord.Colour.blurple())
         embed.add_field(name="Bot uptime", value=_duration(self.bot.uptime))
+        if isinstance(self.bot, discord.AutoShardedClient) and interaction.guild is not None:
+            shard = interaction.guild.shard_id  # SHARD_COUNT: which gateway connection serves this server
+            embed.add_field(name="Shard", value=f"id {shard} of {self.bot.shard_count} shards")
         try:
             health = await self.bot.engine.health()
         except EngineError as exc:

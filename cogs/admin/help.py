@@ -99,7 +99,7 @@ SECTIONS: list[HelpSection] = [
         "🛠️ Server",
         "What the storyteller runs on, and what moderators can change.",
         (
-            ("/status", "Model, device, queue and uptime", "/status"),
+            ("/status", "Model, device, queue, uptime (and shard)", "/status"),
             (
                 "/settings moderator-role",
                 "Who counts as a moderator besides Manage Server",

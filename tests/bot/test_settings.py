@@ -24,6 +24,7 @@ ALL = (
     "STORY_NARRATION_TOKENS",
     "NPC_LINE_TOKENS",
     "NPC_MESSAGE_CONTENT",
+    "SHARD_COUNT",
 )
 
 
@@ -95,12 +96,21 @@ def test_every_variable_is_read() -> None:
         ("STORY_NARRATION_TOKENS", "99999"),
         ("NPC_LINE_TOKENS", "4"),
         ("NPC_MESSAGE_CONTENT", "maybe"),
+        ("SHARD_COUNT", "two"),
+        ("SHARD_COUNT", "0"),
+        ("SHARD_COUNT", "-2"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError) as info:
         Settings.from_env({name: value})
     assert name in str(info.value)
+
+
+def test_shard_count_is_unset_a_number_or_auto() -> None:
+    assert Settings.from_env({}).shard_count is None  # one gateway connection, discord.py's Bot
+    assert Settings.from_env({"SHARD_COUNT": "2"}).shard_count == 2
+    assert Settings.from_env({"SHARD_COUNT": " Auto "}).shard_count == "auto"
 
 
 def test_reads_os_environ_and_the_dotenv_file_where_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.stories import phases
 from bot.stories.phases import Phase
 from bot.stories.results import StoryView
 from bot.stories.rules import TURN_LIMIT
-from bot.stories import phases
 from cogs.admin.help import SECTIONS
 from cogs.stories.render import narrator_header, status_embed, vote_result
 from cogs.stories.views import TurnModal

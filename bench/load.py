@@ -3,7 +3,7 @@
     python -m bench.load                         # 200 commands, 50 users, 20 channels, 5 servers
     python -m bench.load --commands 60 --users 20 --channels 8 --servers 2     # a quick run
 
-The real bot (discord.py) runs in this process against `tests/fakediscord`, with a real SQLite file and
+The real bot (discord.py) runs in this process against `fakediscord/`, with a real SQLite file and
 the real engine (`python -m engine`, default model, started here). Each channel has a free-mode story
 (opened through the service, so the burst starts with the stories under way; the narrator answers every
 third turn). Then every command is fired at once: 40 % `/poem` (haiku: small), 50 % `/story add`, 10 %

@@ -45,7 +45,7 @@ class Store:
         self.message_by_id: dict[int, Message] = {}
         self.channel_messages: dict[int, list[Message]] = {}
         self.webhooks: dict[int, Webhook] = {}
-        self.automod_rules: dict[int, JSON] = {}  # AutoMod rules as Discord's payloads (tests/fakediscord/automod.py)
+        self.automod_rules: dict[int, JSON] = {}  # AutoMod rules as Discord's payloads (fakediscord/automod.py)
         self.attachments: dict[int, Attachment] = {}  # served at /attachments/... for Attachment.read()
         self.interactions: dict[int, FakeInteraction] = {}
         self.commands: CommandRegistry = CommandRegistry(self)

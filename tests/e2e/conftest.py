@@ -104,8 +104,8 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         yield fake
 
 
-@pytest.fixture
-def world(fake: FakeDiscord) -> World:
+def make_world(fake: FakeDiscord) -> World:
+    """The server "Tale Guild" (owned by mod), #tavern and #library, alice, bob and cara, and a Keepers role."""
     mod = fake.add_user("mod")
     guild = fake.add_guild("Tale Guild", owner=mod)
     keepers = fake.add_role(guild, "Keepers", permissions=MANAGE_GUILD)
@@ -115,6 +115,11 @@ def world(fake: FakeDiscord) -> World:
     return World(
         guild, fake.add_channel(guild, "tavern"), fake.add_channel(guild, "library"), mod, alice, bob, cara, keepers
     )
+
+
+@pytest.fixture
+def world(fake: FakeDiscord) -> World:
+    return make_world(fake)
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from fakediscord import FakeDiscord, Message
-from fakediscord.permissions import MANAGE_GUILD
-from tests.e2e.conftest import BotHandle, World, no_pings
+from tests.e2e.conftest import BotHandle, World, make_world, no_pings
 from tests.e2e.test_stories import (
     _open_vote,
     _result,
@@ -43,18 +42,10 @@ class Game:
 @pytest.fixture(scope="module")
 async def game(engine: EngineProcess, pace: Pace, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Game]:
     async with FakeDiscord() as fake:
-        mod = fake.add_user("mod")
-        guild = fake.add_guild("Tale Guild", owner=mod)
-        keepers = fake.add_role(guild, "Keepers", permissions=MANAGE_GUILD)
-        alice, bob, cara = fake.add_user("alice"), fake.add_user("bob"), fake.add_user("cara")
-        for user in (alice, bob, cara):
-            fake.add_member(guild, user)
-        world = World(
-            guild, fake.add_channel(guild, "tavern"), fake.add_channel(guild, "library"), mod, alice, bob, cara, keepers
-        )
+        world = make_world(fake)
         proxy = await EngineProxy(engine.url).start()
         db_path = tmp_path_factory.mktemp("game") / "taleweaver.db"
-        handle = BotHandle(fake, proxy.url, db_path, guild, pace.engine_timeout, proxy=proxy)
+        handle = BotHandle(fake, proxy.url, db_path, world.guild, pace.engine_timeout, proxy=proxy)
         await handle.start()
         try:
             yield Game(fake, world, handle)

@@ -43,13 +43,22 @@ class Taleweaver(commands.Bot):
         self.db = db
         self.engine = engine
         self.moderation = ModerationService(db)
-        self.poems = PoemService(db, engine)
+        self.poems = PoemService(
+            db,
+            engine,
+            drafts=settings.poem_drafts,
+            draft_seconds=settings.poem_draft_seconds,
+            presence_penalty=settings.poem_presence_penalty,
+            frequency_penalty=settings.poem_frequency_penalty,
+        )
         self.stories = StoryService(
             db,
             engine,
             self.moderation,
             prompt_budget=settings.story_prompt_tokens,
             narration_tokens=settings.narration_tokens,
+            presence_penalty=settings.narration_presence_penalty,
+            frequency_penalty=settings.narration_frequency_penalty,
         )
         self.lore = LoreService(db, self.moderation)
         self.unfinished = UnfinishedMessages(db)

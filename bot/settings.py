@@ -29,6 +29,9 @@ the engine and the bot, in your terminal.
 """
 
 
+MAX_DRAFTS = 8  # the engine's most choices (`n`) in one request
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
@@ -46,6 +49,12 @@ class Settings:
     tokenizer: str | None = None  # the model's tokenizer for prompt budgets; default: what the engine reports
     story_prompt_tokens: int = 2048
     narration_tokens: int = 280  # the longest narrator part, in tokens
+    poem_drafts: int = 4  # drafts of a poem with a checked form, written in one batched request
+    poem_draft_seconds: float = 90.0  # generation time for those drafts; then the best finished one is shown
+    poem_presence_penalty: float = 0.2  # light: rhymes and refrains must repeat sounds and lines
+    poem_frequency_penalty: float = 0.0
+    narration_presence_penalty: float = 0.3  # against a narrator that repeats its prologue
+    narration_frequency_penalty: float = 0.3
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -58,6 +67,18 @@ class Settings:
             raise SettingsError("STORY_PROMPT_TOKENS must be at least 256.")
         if not 16 <= self.narration_tokens <= 4096:
             raise SettingsError("STORY_NARRATION_TOKENS must be between 16 and 4096.")
+        if not 1 <= self.poem_drafts <= MAX_DRAFTS:
+            raise SettingsError(f"POEM_DRAFTS must be between 1 and {MAX_DRAFTS} (the engine's most per request).")
+        if not 0 < self.poem_draft_seconds < math.inf:
+            raise SettingsError("POEM_DRAFT_SECONDS must be a positive number of seconds.")
+        for name, value in (
+            ("POEM_PRESENCE_PENALTY", self.poem_presence_penalty),
+            ("POEM_FREQUENCY_PENALTY", self.poem_frequency_penalty),
+            ("NARRATION_PRESENCE_PENALTY", self.narration_presence_penalty),
+            ("NARRATION_FREQUENCY_PENALTY", self.narration_frequency_penalty),
+        ):
+            if not -2.0 <= value <= 2.0:
+                raise SettingsError(f"{name} must be between -2 and 2 (OpenAI's range; 0 turns it off).")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -91,5 +112,11 @@ class Settings:
             "tokenizer": text("TOKENIZER"),
             "story_prompt_tokens": number("STORY_PROMPT_TOKENS", int),
             "narration_tokens": number("STORY_NARRATION_TOKENS", int),
+            "poem_drafts": number("POEM_DRAFTS", int),
+            "poem_draft_seconds": number("POEM_DRAFT_SECONDS", float),
+            "poem_presence_penalty": number("POEM_PRESENCE_PENALTY", float),
+            "poem_frequency_penalty": number("POEM_FREQUENCY_PENALTY", float),
+            "narration_presence_penalty": number("NARRATION_PRESENCE_PENALTY", float),
+            "narration_frequency_penalty": number("NARRATION_FREQUENCY_PENALTY", float),
         }
         return cls(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]

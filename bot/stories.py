@@ -118,9 +118,13 @@ class StoryService:
         counter: TokenCounter | None = None,
         prompt_budget: int = 2048,
         narration_tokens: int = 280,
+        presence_penalty: float = 0.0,
+        frequency_penalty: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`presence_penalty`/`frequency_penalty`: repetition control sent with every narration."""
         self._db = db
+        self._penalties = {"presence_penalty": presence_penalty, "frequency_penalty": frequency_penalty}
         self._engine = engine
         self._moderation = moderation
         self._now = clock
@@ -309,7 +313,12 @@ class StoryService:
             prompt = await self.memory.build(conn, story, players, instruction)
         n = story.choices if kind == "round" and story.choices > 1 else 1
         sampling = Sampling(
-            max_tokens=self._narration_tokens, temperature=0.85, top_p=0.95, stop=stop_sequences(players), n=n
+            max_tokens=self._narration_tokens,
+            temperature=0.85,
+            top_p=0.95,
+            stop=stop_sequences(players),
+            n=n,
+            **self._penalties,
         )
         return NarrationPlan(story, kind, prompt.messages, sampling, players, prompt.tokens)
 
@@ -346,7 +355,11 @@ class StoryService:
             players = await repo.players(conn, story.id)
             prompt = await self.memory.build(conn, story, players, continue_instruction())
         sampling = Sampling(
-            max_tokens=self._narration_tokens, temperature=0.85, top_p=0.95, stop=stop_sequences(players)
+            max_tokens=self._narration_tokens,
+            temperature=0.85,
+            top_p=0.95,
+            stop=stop_sequences(players),
+            **self._penalties,
         )
         return NarrationPlan(story, "continuation", prompt.messages, sampling, players, prompt.tokens), turn
 

@@ -228,13 +228,27 @@ async def _write_v4(conn: aiosqlite.Connection) -> None:
     )
 
 
+async def _write_poem_craft(conn: aiosqlite.Connection) -> None:
+    # poem_craft keeps a poem's acrostic word, its form check and the drafts it was chosen from.
+    await conn.execute(
+        "INSERT INTO poems (guild_id, channel_id, author_id, topic, form, language, word, text, created_at, drafts, "
+        "form_check) VALUES (10, 20, 30, 'moon', 'acrostic', 'en', 'MOON', 'Mist\nOver\nOld\nNight', 11.0, 2, '{}')"
+    )
+    await conn.execute(
+        "INSERT INTO poem_drafts (poem_id, idx, text, score, passed, chosen) "
+        "VALUES (last_insert_rowid(), 0, 'Mist', 0.5, 0, 1)"
+    )
+
+
 # Sample data written right after each migration, in that version's own schema. When a migration is added,
-# add a writer for it here: every later migration must keep these rows.
+# add a writer for it here: every later migration must keep these rows. (Migrations from parallel branches
+# are found by name, as the lead renumbers them at merge.)
 WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     1: _write_v1,
     2: _write_v2,
     3: _write_v3,
     4: _write_v4,
+    **{m.version: _write_poem_craft for m in load_migrations() if m.name == "poem_craft"},
 }
 
 

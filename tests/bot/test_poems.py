@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 
 import bot.poems
+from bot.craft import FORMS
 from bot.engine_client import EngineClient, EngineError, EngineUnavailable, Finished, Queued, TextDelta
 from bot.errors import NotAllowed, NotFound
-from bot.craft import FORMS
 from bot.poems import PAGE_SIZE, PoemDone, PoemRequest, PoemService
 from bot.text import InputProblem, defuse_mentions
 from storage import guilds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Callable
@@ -231,7 +232,8 @@ class PoemService:
         finished = result.finished()
         pool = finished or list(range(n))  # none finished in time: the furthest-along of the cut ones
         texts = [result.texts[i] if i in finished else cut_at_boundary(result.texts[i]) for i in pool]
-        choice = best_draft(texts, form, poem.word)
+        # Checking reads the pronouncing dictionary: seconds of CPU the gateway's heartbeat must not wait for.
+        choice = await asyncio.to_thread(best_draft, texts, form, poem.word)
         chosen = pool[choice.best.index]
         final = defuse_mentions(collapse_word_runs(choice.best.poem))
         drafts = [
@@ -245,7 +247,7 @@ class PoemService:
     async def _store(self, poem: Poem, text: str, *, drafts: int, all_drafts: list[StoredDraft] | None = None) -> Poem:
         """Keep the text with its form check (computed on exactly what is stored and shown)."""
         form, checked = self.form_of(poem)
-        form_check = check(form, text, poem.word).to_json() if checked and text else None
+        form_check = (await asyncio.to_thread(check, form, text, poem.word)).to_json() if checked and text else None
         async with self._db.transaction() as conn:
             await repo.set_text(conn, poem.id, text, form_check=form_check, drafts=drafts if text else 0)
             if all_drafts is not None:

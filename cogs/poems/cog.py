@@ -14,7 +14,7 @@ from bot.drafts import Drafting
 from bot.engine_client import EngineError, Queued, TextDelta
 from bot.errors import Conflict, NotFound, describe
 from bot.poems import DEFAULT_FORM, PoemDone, PoemRequest, form_title
-from bot.streaming import DRAFTING, interrupted
+from bot.streaming import DRAFTING, STATUS_ROOM, interrupted
 from bot.text import echo, escape_markdown, quote, split_message, truncate
 from cogs.poems.views import PoemButton, poem_view
 from cogs.ui import NO_PINGS, InteractionSink, OnMessage, defer_public, guarded, in_guild, is_moderator, renderer
@@ -41,13 +41,27 @@ def drafting(event: Drafting) -> str:
     return f"{DRAFTING}{event.drafts} versions to keep the one that fits the form best… {event.share:.0%}{done}*"
 
 
-def form_note(done: PoemDone) -> str:
-    """The footer's honest line about the form: what the checker found on the text shown."""
+def form_note(done: PoemDone, room: int) -> str:
+    """The footer's honest line about the form: what the checker found on the text shown, in at most
+    `room` characters (the whole check is behind "Show the check"); "" when there is no room."""
     check = done.check
     if check is None:
-        return UNCHECKED
+        return UNCHECKED if len(UNCHECKED) <= room else ""
     chosen = f" · best of {done.poem.drafts} drafts" if done.poem.drafts > 1 else ""
-    return f"📏 {echo(check.summary)}{chosen}"
+    room -= len(chosen) + 2
+    return f"📏 {truncate(echo(check.summary), room)}{chosen}" if room >= 24 else ""
+
+
+def footer(done: PoemDone) -> str:
+    """The status line under a finished poem: warnings, the form's verdict, who asked and the number."""
+    lines = []
+    if done.cut_short:
+        lines.append(f"{CUT_SHORT} Press **Continue** for the rest.")
+    if done.truncated:
+        lines.append("⚠️ *The poem reached its length limit and may be cut short.*")
+    signature = f"— for <@{done.poem.author_id}> · poem #{done.poem.id}"
+    form = form_note(done, STATUS_ROOM - 2 - sum(len(line) + 1 for line in [*lines, signature]))
+    return "\n".join([*lines, *([form] if form else []), signature])
 
 
 def check_pages(check: FormCheck) -> list[str]:
@@ -166,11 +180,7 @@ class Poems(commands.Cog):
             sink.view = poem_view(done.poem, written=False)
             await stream.finish("", note="🤔 The storyteller found no words this time. Press **Regenerate**.")
             return
-        note = f"{form_note(done)}\n— for <@{done.poem.author_id}> · poem #{done.poem.id}"
-        if done.truncated:
-            note = "⚠️ *The poem reached its length limit and may be cut short.*\n" + note
-        if done.cut_short:
-            note = f"{CUT_SHORT} Press **Continue** for the rest.\n" + note
+        note = footer(done)
         sink.view = poem_view(done.poem, cut_short=done.cut_short)
         await stream.finish(done.poem.text, note=note)
 

@@ -17,6 +17,7 @@ from bot.errors import describe
 from bot.lore import LoreService
 from bot.moderation import ModerationService
 from bot.poems import PoemService
+from bot.rewrite import RewriteService
 from bot.settings import Settings
 from bot.stories import StoryService
 from bot.text import echo
@@ -26,7 +27,7 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.poems", "cogs.stories", "cogs.lore", "cogs.admin")
+EXTENSIONS = ("cogs.poems", "cogs.rewrite", "cogs.stories", "cogs.lore", "cogs.admin")
 
 
 class Taleweaver(commands.Bot):
@@ -60,6 +61,7 @@ class Taleweaver(commands.Bot):
             presence_penalty=settings.narration_presence_penalty,
             frequency_penalty=settings.narration_frequency_penalty,
         )
+        self.rewrites = RewriteService(engine, presence_penalty=settings.narration_presence_penalty)
         self.lore = LoreService(db, self.moderation)
         self.unfinished = UnfinishedMessages(db)
         self.started_at = time.monotonic()

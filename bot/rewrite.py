@@ -34,9 +34,7 @@ STYLES: dict[str, Style] = {
     for s in (
         Style("noir", "Noir", "as hard-boiled noir: terse, world-weary, first-rate similes, rain and neon"),
         Style("fairy tale", "Fairy tale", "as a fairy tale: 'once upon a time' cadence, wonder, a gentle moral tone"),
-        Style(
-            "shakespearean", "Shakespearean", "in Shakespearean English: thee, thou, early-modern verbs"
-        ),
+        Style("shakespearean", "Shakespearean", "in Shakespearean English: thee, thou, early-modern verbs"),
         Style("epic", "Epic", "as an epic: grand, elevated, heroic epithets, the weight of fate"),
         Style("for children", "For children", "for young children: short sentences, simple words, warm and gentle"),
         Style("haiku", "Haiku-ify", "as one haiku: exactly three lines of 5, 7 and 5 syllables, its core image only"),

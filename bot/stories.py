@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import aiosqlite
 
+from bot.craft.narration import TakeContext, first_person, rank_takes
 from bot.engine_client import EngineClient, Sampling
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.memory import ContextBuilder
@@ -50,6 +51,7 @@ from bot.story_rules import (
 from bot.text import clean_input, quote
 from bot.tokens import EstimatingCounter, TokenCounter
 from storage import guilds
+from storage import lore as lore_repo
 from storage import stories as repo
 from storage import turns as turn_repo
 from storage import votes as vote_repo
@@ -62,6 +64,7 @@ NO_STORY = "There is no story running in this channel. Start one with `/story st
 SUMMARY_SHARE = 0.5  # refresh the summary once unsummarised turns exceed this share of the budget
 SUMMARY_CHUNK = 1500  # tokens of turns folded into the summary per refresh
 KEEP_VERBATIM = 4  # the newest turns are never summarised away
+TAKE_HISTORY = 12  # turns looked back over for narrations a draft must not copy
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class NarrationPlan:
     sampling: Sampling
     players: list[Player]
     prompt_tokens: int
+    takes: TakeContext | None = None  # what the narrator's drafts are scored against (bot.craft.narration)
 
 
 @dataclass(frozen=True)
@@ -311,6 +315,7 @@ class StoryService:
                 round_turns = await turn_repo.in_round(conn, story.id, story.round)
                 instruction = round_instruction(round_turns, names, final)
             prompt = await self.memory.build(conn, story, players, instruction)
+            takes = await self._take_context(conn, story, players, prompt.lore_included)
         n = story.choices if kind == "round" and story.choices > 1 else 1
         sampling = Sampling(
             max_tokens=self._narration_tokens,
@@ -320,7 +325,20 @@ class StoryService:
             n=n,
             **self._penalties,
         )
-        return NarrationPlan(story, kind, prompt.messages, sampling, players, prompt.tokens)
+        return NarrationPlan(story, kind, prompt.messages, sampling, players, prompt.tokens, takes)
+
+    async def _take_context(
+        self, conn: aiosqlite.Connection, story: Story, players: list[Player], lore_ids: tuple[int, ...]
+    ) -> TakeContext:
+        recent = await turn_repo.recent(conn, story.id, limit=TAKE_HISTORY, after_seq=0)
+        entries = await lore_repo.for_channel(conn, story.channel_id) if lore_ids else []
+        return TakeContext(
+            names=tuple(p.name for p in players),
+            earlier=tuple(t.text for t in recent if t.kind == "narrator"),
+            lore_keys=tuple(k for e in entries if e.id in lore_ids for k in e.keys),
+            author_note=story.author_note,
+            first_person_ok=first_person(story.premise),
+        )
 
     async def complete_narration(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> Outcome:
         """Store what the narrator wrote (or open a vote between its versions) and move the story on.
@@ -378,9 +396,15 @@ class StoryService:
         return replace(last, text=whole, tokens=tokens, words=words)
 
     def narration_options(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> list[str]:
-        """The distinct, non-empty narrations among `texts`, cleaned as they would be stored."""
-        cleaned = (clean_narration(x, plan.players, truncated=truncated) for x in texts)
-        return list(dict.fromkeys(t for t in cleaned if t))
+        """The distinct, non-empty narrations among `texts`, cleaned as they would be stored, best first:
+        scored on what the model wrote (a line for a player counts against a take even though cleaning
+        cuts it), so one draft is posted and a vote offers the best ones."""
+        cleaned = [(clean_narration(x, plan.players, truncated=truncated), x) for x in texts]
+        kept = [(text, raw) for text, raw in cleaned if text]
+        if plan.takes is not None and len(kept) > 1:
+            order = rank_takes([raw for _, raw in kept], plan.takes)
+            kept = [kept[i] for i, _ in order]
+        return list(dict.fromkeys(text for text, _ in kept))
 
     async def fail_narration(self, story_id: int, reason: str) -> Outcome:
         async with self._db.transaction() as conn:

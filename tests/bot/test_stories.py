@@ -435,6 +435,19 @@ async def test_group_choice_opens_a_vote_with_each_version(service: StoryService
         await service.add_turn(CHANNEL, ADA, "Wait!")
 
 
+async def test_a_vote_offers_the_drafts_best_scored_first(service: StoryService) -> None:
+    scene = (
+        "The caravan crests the last dune and the salt flats open below, white as bone under the moon. "
+        "Far off, a lantern swings where no lantern should be, and the camels stop to listen."
+    )
+    other = scene.replace("lantern", "torch")
+    speaks = other + "\nAda: I lead the way down."  # cleaning cuts Ada's line, but the draft still loses
+    as_i = scene.replace("camels", "mules") + " I remember this road, and I will not forget it."
+    outcome = await voting(service, speaks, as_i, scene)
+    assert outcome.vote is not None
+    assert outcome.vote.options == (scene, as_i, other), "best first: clean, then talking as I, then Ada's line"
+
+
 async def test_the_opening_is_never_put_to_a_vote(service: StoryService) -> None:
     story = await new_story(service, choices=3)
     await service.begin(story.id, actor(ADA))

@@ -60,6 +60,7 @@ class Taleweaver(commands.Bot):
             narration_tokens=settings.narration_tokens,
             presence_penalty=settings.narration_presence_penalty,
             frequency_penalty=settings.narration_frequency_penalty,
+            narration_drafts=settings.narration_drafts,
         )
         self.rewrites = RewriteService(engine, presence_penalty=settings.narration_presence_penalty)
         self.lore = LoreService(db, self.moderation)

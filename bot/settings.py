@@ -53,6 +53,7 @@ class Settings:
     poem_draft_seconds: float = 90.0  # generation time for those drafts; then the best finished one is shown
     poem_presence_penalty: float = 0.2  # light: rhymes and refrains must repeat sounds and lines
     poem_frequency_penalty: float = 0.0
+    narration_drafts: int = 1  # takes a narration is chosen from (1: one take, streamed as it is written)
     narration_presence_penalty: float = 0.3  # against a narrator that repeats its prologue
     narration_frequency_penalty: float = 0.3
     log_level: str = "INFO"
@@ -69,6 +70,8 @@ class Settings:
             raise SettingsError("STORY_NARRATION_TOKENS must be between 16 and 4096.")
         if not 1 <= self.poem_drafts <= MAX_DRAFTS:
             raise SettingsError(f"POEM_DRAFTS must be between 1 and {MAX_DRAFTS} (the engine's most per request).")
+        if not 1 <= self.narration_drafts <= MAX_DRAFTS:
+            raise SettingsError(f"NARRATION_DRAFTS must be between 1 and {MAX_DRAFTS}.")
         if not 0 < self.poem_draft_seconds < math.inf:
             raise SettingsError("POEM_DRAFT_SECONDS must be a positive number of seconds.")
         for name, value in (
@@ -116,6 +119,7 @@ class Settings:
             "poem_draft_seconds": number("POEM_DRAFT_SECONDS", float),
             "poem_presence_penalty": number("POEM_PRESENCE_PENALTY", float),
             "poem_frequency_penalty": number("POEM_FREQUENCY_PENALTY", float),
+            "narration_drafts": number("NARRATION_DRAFTS", int),
             "narration_presence_penalty": number("NARRATION_PRESENCE_PENALTY", float),
             "narration_frequency_penalty": number("NARRATION_FREQUENCY_PENALTY", float),
         }

@@ -91,6 +91,7 @@ class NarrationPlan:
     players: list[Player]
     prompt_tokens: int
     takes: TakeContext | None = None  # what the narrator's drafts are scored against (bot.craft.narration)
+    choices: int = 1  # versions put to a vote (1: no vote); the drafts asked for (`sampling.n`) may be more
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,12 @@ class StoryService:
         narration_tokens: int = 280,
         presence_penalty: float = 0.0,
         frequency_penalty: float = 0.0,
+        narration_drafts: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """`presence_penalty`/`frequency_penalty`: repetition control sent with every narration."""
+        """`presence_penalty`/`frequency_penalty`: repetition control sent with every narration;
+        `narration_drafts`: takes written at once, the best-scored posted (1: one take, streamed)."""
+        self._narration_drafts = narration_drafts
         self._db = db
         self._penalties = {"presence_penalty": presence_penalty, "frequency_penalty": frequency_penalty}
         self._engine = engine
@@ -316,7 +320,8 @@ class StoryService:
                 instruction = round_instruction(round_turns, names, final)
             prompt = await self.memory.build(conn, story, players, instruction)
             takes = await self._take_context(conn, story, players, prompt.lore_included)
-        n = story.choices if kind == "round" and story.choices > 1 else 1
+        choices = story.choices if kind == "round" and story.choices > 1 else 1
+        n = max(choices, self._narration_drafts)  # best of N: one batched request, the drafts scored
         sampling = Sampling(
             max_tokens=self._narration_tokens,
             temperature=0.85,
@@ -325,7 +330,7 @@ class StoryService:
             n=n,
             **self._penalties,
         )
-        return NarrationPlan(story, kind, prompt.messages, sampling, players, prompt.tokens, takes)
+        return NarrationPlan(story, kind, prompt.messages, sampling, players, prompt.tokens, takes, choices)
 
     async def _take_context(
         self, conn: aiosqlite.Connection, story: Story, players: list[Player], lore_ids: tuple[int, ...]
@@ -345,7 +350,7 @@ class StoryService:
 
         `truncated`: the engine stopped at the token limit, so unfinished sentences are trimmed.
         """
-        options = self.narration_options(plan, texts, truncated)[: max(1, plan.sampling.n)]
+        options = self.narration_options(plan, texts, truncated)[: max(1, plan.choices)]
         if not options:
             return await self.fail_narration(plan.story.id, "The narrator found no words this time.")
         async with self._db.transaction() as conn:

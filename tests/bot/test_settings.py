@@ -61,6 +61,7 @@ def test_every_variable_is_read() -> None:
             "POEM_FREQUENCY_PENALTY": "-0.5",
             "NARRATION_PRESENCE_PENALTY": "1",
             "NARRATION_FREQUENCY_PENALTY": "0",
+            "NARRATION_DRAFTS": "3",
         }
     )
     assert settings.discord_token == "abc.def.ghi"
@@ -76,6 +77,7 @@ def test_every_variable_is_read() -> None:
     assert (settings.poem_drafts, settings.poem_draft_seconds) == (6, 20.0)
     assert (settings.poem_presence_penalty, settings.poem_frequency_penalty) == (0.5, -0.5)
     assert (settings.narration_presence_penalty, settings.narration_frequency_penalty) == (1.0, 0.0)
+    assert settings.narration_drafts == 3
 
 
 @pytest.mark.parametrize(
@@ -103,6 +105,7 @@ def test_every_variable_is_read() -> None:
         ("POEM_DRAFT_SECONDS", "nan"),
         ("POEM_PRESENCE_PENALTY", "3"),
         ("NARRATION_FREQUENCY_PENALTY", "-2.5"),
+        ("NARRATION_DRAFTS", "0"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:

@@ -90,6 +90,10 @@ class PoemService:
         self._frequency = frequency_penalty
         self._clock = clock
 
+    async def warm_up(self) -> None:
+        """Load the pronouncing dictionary now (seconds of CPU), so the first poem's check is instant."""
+        await asyncio.to_thread(check, get_form("haiku"), "an early warm-up\nof the pronouncing dictionary\n中文")
+
     def drafts_for(self, guild_id: int) -> int:
         """How many drafts a server's poems are chosen from. The one place to ask (a per-server setting
         will answer here)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -77,11 +78,14 @@ class Poems(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(PoemButton)
+        # In the background: the engine is still loading its model meanwhile, and a poem waits for it anyway.
+        self._warm = asyncio.create_task(self.bot.poems.warm_up(), name="poem-check-warm-up")
         for record in await self.bot.unfinished.left_over("poem"):
             await self._tidy(record)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(PoemButton)
+        self._warm.cancel()
 
     @app_commands.command(name="poem", description="Write a poem about anything, in the form you like.")
     @app_commands.guild_only()

@@ -25,7 +25,7 @@ from storage.unfinished import Unfinished
 log = logging.getLogger(__name__)
 
 LANGUAGE_VALUES = {"en": "English", "zh": "中文"}  # what the language choices put in the option
-UNCHECKED = "📏 form not checked: only English and Chinese forms are checked"
+UNCHECKED = "📏 form not checked (English and Chinese only)"  # short: it must fit beside the warnings
 INTERRUPTED = "⚠️ *Interrupted: the bot restarted before this poem was finished. Press **Regenerate** to write it.*"
 TOKEN_LIFETIME = 14 * 60  # an interaction's token edits its messages for 15 minutes; keep a margin
 CUT_SHORT = "✂️ *Time ran out, so the poem stops here.*"

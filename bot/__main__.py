@@ -30,6 +30,7 @@ Settings come from the environment or a .env file (see .env.example):
   DATABASE_PATH   the SQLite file (default data/taleweaver.db)
   ENGINE_URL      an OpenAI-compatible server to use; unset = start `python -m engine` here
   ENGINE_API_KEY  its API key, if it needs one
+  SHUTDOWN_GRACE  seconds generations get to finish on SIGTERM/Ctrl-C (default 30; twice stops at once)
 The offline playground (no Discord account needed) is `make play`.
 """
 
@@ -65,13 +66,27 @@ async def run_bot(
 
 
 async def _main(settings: Settings) -> None:
+    """Run until SIGTERM or Ctrl-C. The first one stops the bot gracefully (`Taleweaver.shut_down`: no
+    new commands, story channels told, generations given SHUTDOWN_GRACE seconds); a second one, or one
+    that comes while the bot is still starting, stops at once. Either way the engine it started stops."""
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
+    bots: list[Taleweaver] = []
+    stopping: set[asyncio.Task[None]] = set()
+
+    def on_signal() -> None:
+        if stopping or not bots or not bots[0].is_ready():
+            task.cancel()
+            return
+        log.info("stopping (again to stop at once)")
+        stopping.add(asyncio.create_task(bots[0].shut_down(settings.shutdown_grace), name="shutdown"))
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, on_signal)
     with contextlib.suppress(asyncio.CancelledError):
-        await run_bot(settings)
+        await run_bot(settings, on_bot=bots.append)
+    await asyncio.gather(*stopping, return_exceptions=True)
     log.info("stopped")
 
 

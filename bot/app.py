@@ -6,18 +6,26 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import ConfigService, ConfigSnapshot, Place
 from bot.engine_client import EngineClient, EngineError
 from bot.errors import describe
+from bot.feedback import FeedbackService
 from bot.lore import LoreService
 from bot.moderation import ModerationService
+from bot.npcs.card_service import CardService
+from bot.npcs.conversation import NpcConversation
+from bot.npcs.service import NpcService
 from bot.poems import PoemService
 from bot.rewrite import RewriteService
+from bot.safety.gate import SafetyGate
+from bot.safety.limits import UsageLimits
 from bot.settings import Settings
 from bot.stories import StoryService
 from bot.text import echo
@@ -27,15 +35,29 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.poems", "cogs.rewrite", "cogs.stories", "cogs.lore", "cogs.admin")
+SERVER_RETRIES = 3  # more tries for a REST call Discord answered 503 (discord.py retries other 5xx itself)
+RESTARTING = "🔁 Taleweaver is restarting and takes no commands right now. Try again in a minute or two."
+EXTENSIONS = (
+    "cogs.feedback",
+    "cogs.poems",
+    "cogs.rewrite",
+    "cogs.stories",
+    "cogs.lore",
+    "cogs.npcs",
+    "cogs.admin",
+    "cogs.config",
+)
 
 
 class Taleweaver(commands.Bot):
     def __init__(self, *, settings: Settings, db: Database, engine: EngineClient, **options: Any) -> None:
         """`options` go to discord.py's Client (tests pass e.g. guild_ready_timeout)."""
+        intents = discord.Intents.default()
+        # Privileged: only with it can NPCs hear plain messages (replies to them, "Mira, ...").
+        intents.message_content = settings.npc_message_content
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=discord.Intents.default(),
+            intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             **options,
@@ -43,10 +65,14 @@ class Taleweaver(commands.Bot):
         self.settings = settings
         self.db = db
         self.engine = engine
-        self.moderation = ModerationService(db)
+        self.config = ConfigService(db, engine.models)
+        self.moderation = ModerationService(db, self.config)
+        self.gate = SafetyGate(db)
+        self.limits = UsageLimits()
         self.poems = PoemService(
             db,
             engine,
+            self.gate,
             drafts=settings.poem_drafts,
             draft_seconds=settings.poem_draft_seconds,
             presence_penalty=settings.poem_presence_penalty,
@@ -61,12 +87,24 @@ class Taleweaver(commands.Bot):
             presence_penalty=settings.narration_presence_penalty,
             frequency_penalty=settings.narration_frequency_penalty,
             narration_drafts=settings.narration_drafts,
+            gate=self.gate,
+            settings_at=self.settings_at,
         )
         self.rewrites = RewriteService(engine, presence_penalty=settings.narration_presence_penalty)
         self.lore = LoreService(db, self.moderation)
+        self.npcs = NpcService(db, self.moderation)
+        self.npc_cards = CardService(db, self.npcs)
+        self.npc_talk = NpcConversation(
+            db, engine, prompt_budget=settings.story_prompt_tokens, line_tokens=settings.npc_line_tokens
+        )
+        self.feedback = FeedbackService(db, self.training_consent)
+        engine.route_models(self.model_adapter)
         self.unfinished = UnfinishedMessages(db)
         self.started_at = time.monotonic()
+        self.draining = False  # set on SIGTERM: new interactions are turned away politely
+        self._refusals: set[asyncio.Task[None]] = set()
         self.tree.on_error = self.on_app_command_error
+        self.http.request = _retrying_503(self.http.request)  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
         await self.load_tokenizer()
@@ -94,7 +132,25 @@ class Taleweaver(commands.Bot):
                 source = None
         counter = await asyncio.to_thread(load_counter, source)
         self.stories.use_counter(counter)
+        self.npc_talk.use_counter(counter)
         log.info("counting prompt tokens with %s", counter.name)
+
+    async def training_consent(self, guild_id: int) -> bool:
+        """Whether the server's moderators let its feedback train the model (read when each row is written)."""
+        return bool(await self.config.get(guild_id, None, "training_consent"))
+
+    async def model_adapter(self, tenant: str) -> str | None:
+        """The adapter a server's requests are written with (`/config set model_adapter`); None: the base model."""
+        if not tenant.isdigit():
+            return None
+        return str(await self.config.get(int(tenant), None, "model_adapter")) or None
+
+    async def settings_at(self, guild_id: int, channel_id: int) -> ConfigSnapshot:
+        """The settings in a channel the bot knows only by id (a story's): a thread reads its parent's too."""
+        channel = self.get_channel(channel_id)
+        parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
+        nsfw = bool(channel.is_nsfw()) if channel is not None and hasattr(channel, "is_nsfw") else False
+        return await self.config.at(Place(guild_id, channel_id, parent_id, nsfw))
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
@@ -102,6 +158,44 @@ class Taleweaver(commands.Bot):
     @property
     def uptime(self) -> float:
         return time.monotonic() - self.started_at
+
+    # --- a graceful stop (SIGTERM) ---------------------------------------------------------------------
+    async def shut_down(self, grace: float) -> None:
+        """Stop taking commands, tell the cogs (story channels hear that the storyteller pauses), give the
+        poems and narrations being written `grace` seconds, cancel the rest, then close.
+
+        Cogs take part through optional `shutdown_begins()` and `shutdown_ends()` coroutines: the first
+        runs before the wait, the second after it (to mark what was cancelled as interrupted).
+        """
+        if self.draining:
+            return
+        self.draining = True
+        self._connection.parsers["INTERACTION_CREATE"] = self._turn_away
+        log.info("shutting down: waiting up to %.0f s for %d generations", grace, self.unfinished.writing)
+        await self._each_cog("shutdown_begins")
+        cancelled = await self.unfinished.settle(grace)
+        if cancelled:
+            log.warning("cancelled %d generations that did not finish within %.0f s", cancelled, grace)
+        await self._each_cog("shutdown_ends")
+        await asyncio.gather(*self._refusals, return_exceptions=True)
+        await self.close()
+
+    async def _each_cog(self, hook: str) -> None:
+        for cog in list(self.cogs.values()):
+            method = getattr(cog, hook, None)
+            if method is None:
+                continue
+            try:
+                await method()
+            except Exception:
+                log.exception("%s.%s failed", type(cog).__name__, hook)
+
+    def _turn_away(self, data: Any) -> None:
+        """The gateway's INTERACTION_CREATE while draining: every new interaction gets a polite answer."""
+        interaction: discord.Interaction = discord.Interaction(data=data, state=self._connection)
+        task = asyncio.create_task(_answer_restarting(interaction), name=f"turn-away-{interaction.id}")
+        self._refusals.add(task)
+        task.add_done_callback(self._refusals.discard)
 
     # --- the one error handler ----------------------------------------------------------------------
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
@@ -118,6 +212,36 @@ class Taleweaver(commands.Bot):
             log.error("incident %s in %s", incident, _where(interaction), exc_info=original)
             message = f"Sorry, something went wrong on my side (incident `{incident}`). It has been logged."
         await send_private(interaction, f"⚠️ {message}")
+
+
+def _retrying_503(request: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """discord.py's REST client retries 429 and 500/502/504/524 but raises at once on 503 (Discord's
+    "service unavailable", answered before the request was carried out): a narration, a turn ping or a
+    vote would then be lost to a blip. Retry it a few times with backoff, as discord.py does the others.
+    Uploads are not retried (discord.py closes their files)."""
+
+    async def retrying(route: discord.http.Route, **kwargs: Any) -> Any:
+        for attempt in range(SERVER_RETRIES + 1):
+            try:
+                return await request(route, **kwargs)
+            except discord.DiscordServerError as exc:
+                if exc.status != 503 or attempt == SERVER_RETRIES or kwargs.get("files"):
+                    raise
+                log.warning("Discord answered 503 to %s %s; retrying", route.method, route.path)
+                await asyncio.sleep(1 + 2 * attempt)
+        raise AssertionError("unreachable")
+
+    return retrying
+
+
+async def _answer_restarting(interaction: discord.Interaction) -> None:
+    try:
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        else:
+            await interaction.response.send_message(RESTARTING, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not answer an interaction while shutting down", exc_info=True)
 
 
 async def send_private(interaction: discord.Interaction, content: str) -> None:

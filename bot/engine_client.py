@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +120,7 @@ class Finished:
 
 
 StreamEvent = Queued | TextDelta | Finished
+ModelRoute = Callable[[str], Awaitable[str | None]]  # tenant -> model id (a server's adapter) or None
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,12 @@ class EngineClient:
         self._queue_silence = queue_silence
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
+        self._route: ModelRoute | None = None
+
+    def route_models(self, route: ModelRoute | None) -> None:
+        """Pick each request's `model` by its tenant (a server's adapter); None, or a None answer, keeps
+        the client's own model."""
+        self._route = route
 
     async def __aenter__(self) -> EngineClient:
         self._session = aiohttp.ClientSession(headers=self._headers)
@@ -187,8 +194,18 @@ class EngineClient:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise EngineUnavailable(f"The storyteller's engine is not reachable ({exc}).") from exc
 
+    async def models(self) -> list[str]:
+        """The model (and adapter) names /v1/models lists. Raises EngineUnavailable."""
+        try:
+            async with self.session.get(f"{self.base_url}/v1/models", timeout=_timeout(10)) as resp:
+                body = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise EngineUnavailable(f"The storyteller's engine is not reachable ({exc}).") from exc
+        data = body.get("data", []) if isinstance(body, dict) else []
+        return [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id")]
+
     async def complete(self, messages: list[dict[str, str]], *, tenant: str, sampling: Sampling) -> Completion:
-        body = self._body(messages, tenant, sampling, stream=False)
+        body = await self._body(messages, tenant, sampling, stream=False)
         async with self._post(body) as resp:
             data = await resp.json(content_type=None)
         choices = sorted(data.get("choices", []), key=lambda c: c.get("index", 0))
@@ -201,7 +218,7 @@ class EngineClient:
     async def stream(
         self, messages: list[dict[str, str]], *, tenant: str, sampling: Sampling
     ) -> AsyncIterator[StreamEvent]:
-        body = self._body(messages, tenant, sampling, stream=True)
+        body = await self._body(messages, tenant, sampling, stream=True)
         clock = _GenerationClock(self._timeout, self._queue_silence, self._clock)
         wrote: set[int] = set()
         done: set[int] = set()
@@ -234,9 +251,10 @@ class EngineClient:
                         yield Finished("timeout", index)
 
     # --- internals ----------------------------------------------------------------------------------
-    def _body(self, messages: list[dict[str, str]], tenant: str, sampling: Sampling, stream: bool) -> dict:
+    async def _body(self, messages: list[dict[str, str]], tenant: str, sampling: Sampling, stream: bool) -> dict:
+        routed = await self._route(tenant) if self._route is not None else None
         return {
-            "model": self._model,
+            "model": routed or self._model,
             "messages": messages,
             "user": tenant,
             "stream": stream,

@@ -3,7 +3,10 @@
 The engine is a separate process so that a model crash, an out-of-memory kill or a 30-second load
 never blocks the Discord gateway heartbeat. The supervisor starts it on a free loopback port with a
 random API key, waits for /health to say ready (reporting load progress), restarts it if it dies
-(with backoff, giving up after repeated quick failures), and stops it on shutdown.
+(with backoff, giving up after repeated quick failures), and stops it on shutdown. An engine that
+hangs instead of dying is treated as dead: one that stops answering /health (`health_misses` checks in a
+row, `health_timeout` seconds each) or does not get ready again within the start timeout is killed,
+and the watchdog restarts it.
 """
 
 from __future__ import annotations
@@ -61,7 +64,13 @@ class EngineSupervisor:
         self._readers: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._restarts: deque[float] = deque()
+        self._health_task: asyncio.Task[None] | None = None
+        self._serving = False  # ready and not being restarted: the health watch applies
         self.restart_count = 0
+        self.hang_kills = 0  # engines killed because they stopped answering
+        self.health_interval = 10.0
+        self.health_timeout = 10.0
+        self.health_misses = 3
 
     async def __aenter__(self) -> EngineSupervisor:
         await self.start()
@@ -79,13 +88,16 @@ class EngineSupervisor:
             # (Ctrl-C does not reach it): without this, a start that times out or is cancelled orphans it.
             await asyncio.shield(self._terminate(grace=5.0))
             raise
+        self._serving = True
         self._watch = asyncio.create_task(self._watchdog(), name="engine-watchdog")
+        self._health_task = asyncio.create_task(self._health_watch(), name="engine-health")
 
     async def stop(self, grace: float = 15.0) -> None:
         self._stopping = True
-        if self._watch is not None:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
+        tasks = [t for t in (self._watch, self._health_task) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._terminate(grace)
 
     async def wait_ready(self) -> None:
@@ -156,14 +168,42 @@ class EngineSupervisor:
                 )
                 return
             delay = min(30.0, 2.0 ** (len(self._restarts) - 1))
+            self._serving = False
             log.warning("engine exited with %s; restarting in %.0f s", code, delay)
             await asyncio.sleep(delay)
             try:
                 await self._spawn()
                 await self.wait_ready()
                 self.restart_count += 1
+                self._serving = True
             except EngineStartError as exc:
                 log.error("engine restart failed: %s", exc)
+                self._kill()  # one that hangs while starting would otherwise be waited for forever
+
+    async def _health_watch(self) -> None:
+        """Kill an engine that is alive but no longer answers /health; the watchdog then restarts it."""
+        misses = 0
+        async with aiohttp.ClientSession() as session:
+            while not self._stopping:
+                await asyncio.sleep(self.health_interval)
+                if not self._serving or self._proc is None or self._proc.returncode is not None:
+                    misses = 0
+                    continue
+                misses = 0 if await _health(session, self.url, self.health_timeout) else misses + 1
+                if misses >= self.health_misses:
+                    log.error(
+                        "the engine did not answer /health %d times in a row (%.0f s each); killing it to restart it",
+                        misses,
+                        self.health_timeout,
+                    )
+                    self.hang_kills += 1
+                    self._serving, misses = False, 0
+                    self._kill()
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
 
     async def _terminate(self, grace: float) -> None:
         proc = self._proc
@@ -184,9 +224,9 @@ class EngineSupervisor:
         return f"{what}. Its last output:\n{tail}" if tail else what
 
 
-async def _health(session: aiohttp.ClientSession, url: str) -> dict:
+async def _health(session: aiohttp.ClientSession, url: str, timeout: float = 5.0) -> dict:  # noqa: ASYNC109 (aiohttp's own timeout)
     try:
-        async with session.get(f"{url}/health", timeout=aiohttp.ClientTimeout(total=5)) as resp:
+        async with session.get(f"{url}/health", timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             return dict(await resp.json(content_type=None))
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return {}

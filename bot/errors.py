@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.engine_client import EngineBusy, EngineError, EngineRejected, EngineTimeout, EngineUnavailable
 from bot.text import InputProblem
+from storage.db import StorageUnavailable
 
 
 class UserFacingError(Exception):
@@ -29,7 +30,7 @@ class Conflict(UserFacingError):
 
 def describe(error: BaseException) -> str | None:
     """The message to show for a known error, or None for a bug."""
-    if isinstance(error, UserFacingError | InputProblem):
+    if isinstance(error, UserFacingError | InputProblem | StorageUnavailable):
         return str(error)
     if isinstance(error, EngineBusy):
         return (

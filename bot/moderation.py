@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.errors import NotAllowed
+from bot.config.service import ConfigService
 from storage import guilds
 from storage.db import Database
 from storage.guilds import AuditEntry, GuildSettings
@@ -26,12 +26,14 @@ class Actor:
 
 
 class ModerationService:
-    def __init__(self, db: Database) -> None:
+    """`/settings` kept as a thin alias: the moderator role is the registry's `moderator_role`."""
+
+    def __init__(self, db: Database, config: ConfigService | None = None) -> None:
         self._db = db
+        self.config = config or ConfigService(db)
 
     async def settings(self, guild_id: int) -> GuildSettings:
-        async with self._db.read() as conn:
-            return await guilds.get_settings(conn, guild_id)
+        return GuildSettings(guild_id, await self.config.get(guild_id, None, "moderator_role"))
 
     async def is_moderator(self, actor: Actor) -> bool:
         """`Manage Server` permission, or the server's configured moderator role."""
@@ -41,17 +43,11 @@ class ModerationService:
         return role is not None and role in actor.role_ids
 
     async def set_moderator_role(self, actor: Actor, role_id: int | None) -> None:
-        if role_id == actor.guild_id:  # Discord gives the @everyone role the server's own id
-            raise NotAllowed(
-                "@everyone cannot be the moderator role: every member of the server would moderate Taleweaver. "
-                "Pick a role that only your moderators have."
-            )
-        async with self._db.transaction() as conn:
-            before = (await guilds.get_settings(conn, actor.guild_id)).moderator_role_id
-            await guilds.set_moderator_role(conn, actor.guild_id, role_id)
-            await guilds.audit(
-                conn, actor.guild_id, actor.user_id, "settings.moderator_role", before=before, after=role_id
-            )
+        audit = "settings.moderator_role"
+        if role_id is None:
+            await self.config.reset(actor, "moderator_role", audit_as=audit)
+        else:
+            await self.config.set(actor, "moderator_role", role_id, parsed=True, audit_as=audit)
 
     async def audit_log(self, guild_id: int, limit: int = 15) -> list[AuditEntry]:
         async with self._db.read() as conn:

@@ -8,11 +8,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
+from bot.config import ConfigSnapshot, defaults
 from bot.craft import ENGLISH, LANGUAGES, Form, FormCheck, UnknownForm, best_draft, check, get_form, language_code
 from bot.craft.forms import ACROSTIC_WORD_LIMIT, acrostic_letters, poem_messages
 from bot.drafts import Drafting, Drafts, write_drafts
 from bot.engine_client import EngineClient, Finished, Queued, Sampling, TextDelta
 from bot.errors import NotAllowed, NotFound
+from bot.safety.gate import SafetyContext, SafetyGate, Verdict, rating_rules
 from bot.text import InputProblem, clean_input, collapse_word_runs, cut_at_boundary, defuse_mentions
 from storage import guilds
 from storage import poems as repo
@@ -51,6 +53,8 @@ class PoemDone:
     poem: Poem
     truncated: bool  # the engine's token limit ended it
     cut_short: bool = False  # ENGINE_TIMEOUT (or the drafts' time budget) ended it: kept up to its last line
+    safety: str = ""  # what the safety gate did (blocked words blacked out, or the poem withheld)
+    withheld: bool = False
 
     @property
     def check(self) -> FormCheck | None:
@@ -73,6 +77,7 @@ class PoemService:
         self,
         db: Database,
         engine: EngineClient,
+        gate: SafetyGate | None = None,
         *,
         drafts: int = 1,
         draft_seconds: float = 90.0,
@@ -84,6 +89,7 @@ class PoemService:
         the generation time they may take (POEM_DRAFT_SECONDS)."""
         self._db = db
         self._engine = engine
+        self._gate = gate
         self._drafts = drafts
         self._draft_seconds = draft_seconds
         self._presence = presence_penalty
@@ -178,33 +184,40 @@ class PoemService:
         if poem.saved:
             raise NotAllowed("This poem is in the anthology, so it stays as it is. Try **Another take**.")
 
-    async def compose(self, poem: Poem, *, continuing: bool = False) -> AsyncIterator[PoemEvent]:
-        """Write the poem (or, `continuing`, the rest of one that was cut short).
+    async def compose(
+        self, poem: Poem, *, continuing: bool = False, settings: ConfigSnapshot | None = None
+    ) -> AsyncIterator[PoemEvent]:
+        """Write the poem (or, `continuing`, the rest of one that was cut short), under the settings of
+        where it is written (length and temperature caps, rating, blocked words).
 
         A checked form (not free verse) with more than one draft: N drafts in one request, progress as
         `Drafting`, then the best by its form check. Otherwise one draft, streamed as `TextDelta`s (the
         whole text so far). Both end with the stored poem. The text is stored only when the engine
         finished or ran out of time (then up to its last whole line); a failure leaves the poem as it was.
+        What is stored and shown has passed the safety gate (blocked words blacked out, or withheld).
         """
+        settings = settings or defaults()
         form, checked = self.form_of(poem)
         n = self.drafts_for(poem.guild_id)
         if continuing or not checked or n < 2 or form.name in STREAMED_FORMS:
-            async for event in self._stream_one(poem, continuing=continuing):
+            async for event in self._stream_one(poem, settings, continuing=continuing):
                 yield event
             return
-        async for event in self._best_of(poem, form, n):
+        async for event in self._best_of(poem, form, n, settings):
             yield event
 
-    async def _stream_one(self, poem: Poem, *, continuing: bool) -> AsyncIterator[PoemEvent]:
+    async def _stream_one(self, poem: Poem, settings: ConfigSnapshot, *, continuing: bool) -> AsyncIterator[PoemEvent]:
         before = poem.text if continuing else ""
-        messages = self.messages(poem)
+        messages = self.messages(poem, settings)
         if before:
             messages += [{"role": "assistant", "content": before}, {"role": "user", "content": CONTINUE_ASK}]
         text, finish = "", "stop"
-        async for event in self._engine.stream(messages, tenant=str(poem.guild_id), sampling=self.sampling(poem)):
+        sampling = self.sampling(poem, settings)
+        async for event in self._engine.stream(messages, tenant=str(poem.guild_id), sampling=sampling):
             if isinstance(event, TextDelta):
                 text += event.text
-                yield TextDelta(defuse_mentions(_join(before, text.strip())))
+                shown = _join(before, text.strip())
+                yield TextDelta(defuse_mentions(self._gate.preview(settings, shown) if self._gate else shown))
             elif isinstance(event, Finished):
                 finish = event.reason
             else:
@@ -213,15 +226,15 @@ class PoemService:
         if finish == "timeout":
             written = cut_at_boundary(written)
         final = defuse_mentions(_join(before, written))
-        stored = await self._store(poem, final, drafts=max(1, poem.drafts) if continuing else 1)
-        yield PoemDone(stored, truncated=finish == "length", cut_short=finish == "timeout")
+        stored, verdict = await self._store(poem, final, settings, drafts=max(1, poem.drafts) if continuing else 1)
+        yield _done(stored, verdict, truncated=finish == "length", cut_short=finish == "timeout")
 
-    async def _best_of(self, poem: Poem, form: Form, n: int) -> AsyncIterator[PoemEvent]:
-        sampling = replace(self.sampling(poem), n=n)
+    async def _best_of(self, poem: Poem, form: Form, n: int, settings: ConfigSnapshot) -> AsyncIterator[PoemEvent]:
+        sampling = replace(self.sampling(poem, settings), n=n)
         result: Drafts | None = None
         drafting = write_drafts(
             self._engine,
-            self.messages(poem),
+            self.messages(poem, settings),
             tenant=str(poem.guild_id),
             sampling=sampling,
             seconds=self._draft_seconds,
@@ -240,43 +253,71 @@ class PoemService:
         choice = await asyncio.to_thread(best_draft, texts, form, poem.word)
         chosen = pool[choice.best.index]
         final = defuse_mentions(collapse_word_runs(choice.best.poem))
+        redact = self._redactor(settings)
         drafts = [
-            StoredDraft(poem.id, pool[d.index], defuse_mentions(d.raw), d.check.score, d.check.passed, d is choice.best)
+            StoredDraft(poem.id, pool[d.index], redact(d.raw), d.check.score, d.check.passed, d is choice.best)
             for d in choice.drafts
         ]
-        stored = await self._store(poem, final, drafts=n, all_drafts=drafts)
+        stored, verdict = await self._store(poem, final, settings, drafts=n, all_drafts=drafts)
         reason = result.finish[chosen]
-        yield PoemDone(stored, truncated=reason == "length", cut_short=reason in ("timeout", "budget"))
+        yield _done(stored, verdict, truncated=reason == "length", cut_short=reason in ("timeout", "budget"))
 
-    async def _store(self, poem: Poem, text: str, *, drafts: int, all_drafts: list[StoredDraft] | None = None) -> Poem:
-        """Keep the text with its form check (computed on exactly what is stored and shown)."""
+    def _redactor(self, settings: ConfigSnapshot) -> Callable[[str], str]:
+        """How the drafts not shown are kept: defused, blocked words blacked out."""
+        gate = self._gate
+        if gate is None:
+            return defuse_mentions
+        return lambda text: defuse_mentions(gate.matcher(settings).redact(text))
+
+    async def _store(
+        self,
+        poem: Poem,
+        text: str,
+        settings: ConfigSnapshot,
+        *,
+        drafts: int,
+        all_drafts: list[StoredDraft] | None = None,
+    ) -> tuple[Poem, Verdict | None]:
+        """Keep the text as the safety gate passed it, with its form check (computed on exactly what is
+        stored and shown)."""
+        verdict = await self._check_output(poem, settings, text)
+        text = verdict.text if verdict else text
         form, checked = self.form_of(poem)
         form_check = (await asyncio.to_thread(check, form, text, poem.word)).to_json() if checked and text else None
         async with self._db.transaction() as conn:
             await repo.set_text(conn, poem.id, text, form_check=form_check, drafts=drafts if text else 0)
             if all_drafts is not None:
-                await repo.set_drafts(conn, poem.id, all_drafts)
+                await repo.set_drafts(conn, poem.id, all_drafts if text else [])
             stored = await repo.get(conn, poem.id)
         assert stored is not None
-        return stored
+        return stored, verdict
+
+    async def _check_output(self, poem: Poem, settings: ConfigSnapshot, text: str) -> Verdict | None:
+        if self._gate is None or not text:
+            return None
+        context = SafetyContext(poem.guild_id, poem.channel_id, poem.author_id, "poems", settings)
+        return await self._gate.check_output(context, text)
 
     async def drafts(self, poem_id: int) -> list[StoredDraft]:
         """The drafts the poem's text was chosen from (empty when it was written as one)."""
         async with self._db.read() as conn:
             return await repo.drafts(conn, poem_id)
 
-    def messages(self, poem: Poem) -> list[dict[str, str]]:
+    def messages(self, poem: Poem, settings: ConfigSnapshot | None = None) -> list[dict[str, str]]:
         form, checked = self.form_of(poem)
         messages = poem_messages(form, poem.topic, poem.mood, poem.word)
         if not checked and poem.language:
             messages[-1]["content"] += UNCHECKED_ASK.format(language=poem.language)
+        # The place's rating and style note; its language only when the poem did not name one.
+        messages[0]["content"] += " " + rating_rules(settings or defaults(), language=not poem.language)
         return messages
 
-    def sampling(self, poem: Poem) -> Sampling:
+    def sampling(self, poem: Poem, settings: ConfigSnapshot | None = None) -> Sampling:
         form, _ = self.form_of(poem)
+        settings = settings or defaults()
         return Sampling(
-            max_tokens=form.max_tokens,
-            temperature=0.8,
+            max_tokens=settings.tokens(form.max_tokens, use_default=False),
+            temperature=settings.heat(0.8),
             top_p=0.95,
             presence_penalty=self._presence,
             frequency_penalty=self._frequency,
@@ -327,6 +368,17 @@ class PoemService:
         if poem.guild_id != guild_id or not poem.saved:
             raise NotFound(f"Poem #{poem_id} is not in this server's anthology. `/anthology list` shows what is.")
         return poem
+
+
+def _done(stored: Poem, verdict: Verdict | None, *, truncated: bool, cut_short: bool) -> PoemDone:
+    withheld = bool(verdict and not verdict.allowed)
+    return PoemDone(
+        stored,
+        truncated=truncated and not withheld,
+        cut_short=cut_short and not withheld,
+        safety=verdict.reason if verdict else "",
+        withheld=withheld,
+    )
 
 
 def _join(before: str, more: str) -> str:

@@ -56,6 +56,11 @@ class Settings:
     narration_drafts: int = 1  # takes a narration is chosen from (1: one take, streamed as it is written)
     narration_presence_penalty: float = 0.3  # against a narrator that repeats its prologue
     narration_frequency_penalty: float = 0.3
+    npc_line_tokens: int = 90  # the longest NPC line, in tokens
+    # Read plain messages so NPCs answer replies and "Mira, ..." (needs Discord's privileged
+    # message-content intent switched on in the developer portal). Off: /npc say and /scene still work.
+    npc_message_content: bool = False
+    shutdown_grace: float = 30.0  # seconds poems and narrations get to finish on SIGTERM
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -64,6 +69,8 @@ class Settings:
         # `0 < x < inf` also refuses "nan" (every comparison with nan is false) and "inf" (aiohttp cannot time it).
         if not (0 < self.engine_timeout < math.inf and 0 < self.engine_start_timeout < math.inf):
             raise SettingsError("ENGINE_TIMEOUT and ENGINE_START_TIMEOUT must be positive numbers of seconds.")
+        if not 0 <= self.shutdown_grace < math.inf:
+            raise SettingsError("SHUTDOWN_GRACE must be zero or a positive number of seconds.")
         if not 256 <= self.story_prompt_tokens <= 1_000_000:
             raise SettingsError("STORY_PROMPT_TOKENS must be at least 256.")
         if not 16 <= self.narration_tokens <= 4096:
@@ -82,6 +89,8 @@ class Settings:
         ):
             if not -2.0 <= value <= 2.0:
                 raise SettingsError(f"{name} must be between -2 and 2 (OpenAI's range; 0 turns it off).")
+        if not 16 <= self.npc_line_tokens <= 1024:
+            raise SettingsError("NPC_LINE_TOKENS must be between 16 and 1024.")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -101,6 +110,16 @@ class Settings:
                 return kind(value)
             except ValueError:
                 raise SettingsError(f"{name}={value!r} is not a valid {kind.__name__}.") from None
+
+        def flag(name: str) -> bool | None:
+            value = text(name)
+            if value is None:
+                return None
+            if value.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if value.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise SettingsError(f"{name}={value!r} must be true or false.")
 
         values = {
             "discord_token": text("DISCORD_TOKEN"),
@@ -122,5 +141,8 @@ class Settings:
             "narration_drafts": number("NARRATION_DRAFTS", int),
             "narration_presence_penalty": number("NARRATION_PRESENCE_PENALTY", float),
             "narration_frequency_penalty": number("NARRATION_FREQUENCY_PENALTY", float),
+            "npc_line_tokens": number("NPC_LINE_TOKENS", int),
+            "npc_message_content": flag("NPC_MESSAGE_CONTENT"),
+            "shutdown_grace": number("SHUTDOWN_GRACE", float),
         }
         return cls(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]

@@ -14,16 +14,18 @@ deadline, open vote) is stored. Methods return an `Outcome` that tells the calle
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 import aiosqlite
 
+from bot.config import ConfigSnapshot, defaults
 from bot.craft.narration import TakeContext, first_person, rank_takes
 from bot.engine_client import EngineClient, Sampling
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.memory import ContextBuilder
 from bot.moderation import Actor, ModerationService
+from bot.safety.gate import SafetyContext, SafetyGate, rating_rules
 from bot.story_prompts import (
     clean_narration,
     continue_instruction,
@@ -92,6 +94,10 @@ class NarrationPlan:
     prompt_tokens: int
     takes: TakeContext | None = None  # what the narrator's drafts are scored against (bot.craft.narration)
     choices: int = 1  # versions put to a vote (1: no vote); the drafts asked for (`sampling.n`) may be more
+    settings: ConfigSnapshot = field(default_factory=defaults)  # the story's channel's, when it was planned
+
+
+SettingsAt = Callable[[int, int], Awaitable[ConfigSnapshot]]  # (guild id, channel id) -> the settings there
 
 
 @dataclass(frozen=True)
@@ -127,12 +133,16 @@ class StoryService:
         frequency_penalty: float = 0.0,
         narration_drafts: int = 1,
         clock: Callable[[], float] = time.time,
+        gate: SafetyGate | None = None,
+        settings_at: SettingsAt | None = None,
     ) -> None:
         """`presence_penalty`/`frequency_penalty`: repetition control sent with every narration;
         `narration_drafts`: takes written at once, the best-scored posted (1: one take, streamed)."""
         self._narration_drafts = narration_drafts
         self._db = db
         self._penalties = {"presence_penalty": presence_penalty, "frequency_penalty": frequency_penalty}
+        self._gate = gate
+        self._settings_at = settings_at
         self._engine = engine
         self._moderation = moderation
         self._now = clock
@@ -322,15 +332,19 @@ class StoryService:
             takes = await self._take_context(conn, story, players, prompt.lore_included)
         choices = story.choices if kind == "round" and story.choices > 1 else 1
         n = max(choices, self._narration_drafts)  # best of N: one batched request, the drafts scored
+        settings = await self.settings(story)
         sampling = Sampling(
-            max_tokens=self._narration_tokens,
-            temperature=0.85,
+            max_tokens=settings.tokens(self._narration_tokens),
+            temperature=settings.heat(0.85),
             top_p=0.95,
             stop=stop_sequences(players),
             n=n,
             **self._penalties,
         )
-        return NarrationPlan(story, kind, prompt.messages, sampling, players, prompt.tokens, takes, choices)
+        messages = with_rules(prompt.messages, settings)
+        return NarrationPlan(
+            story, kind, messages, sampling, players, prompt.tokens, takes=takes, choices=choices, settings=settings
+        )
 
     async def _take_context(
         self, conn: aiosqlite.Connection, story: Story, players: list[Player], lore_ids: tuple[int, ...]
@@ -345,12 +359,28 @@ class StoryService:
             first_person_ok=first_person(story.premise),
         )
 
+    async def settings(self, story: Story) -> ConfigSnapshot:
+        """The moderators' settings in the story's channel (defaults without a registry)."""
+        return await self._settings_at(story.guild_id, story.channel_id) if self._settings_at else defaults()
+
+    async def screen_output(self, plan: NarrationPlan, text: str) -> str:
+        """The narrator's text through the safety gate: redacted, or "" when withheld."""
+        if self._gate is None or not text:
+            return text
+        context = SafetyContext(plan.story.guild_id, plan.story.channel_id, None, "stories", plan.settings)
+        verdict = await self._gate.check_output(context, text)
+        return verdict.text if verdict.allowed else ""
+
     async def complete_narration(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> Outcome:
         """Store what the narrator wrote (or open a vote between its versions) and move the story on.
 
         `truncated`: the engine stopped at the token limit, so unfinished sentences are trimmed.
         """
         options = self.narration_options(plan, texts, truncated)[: max(1, plan.choices)]
+        screened = [t for t in [await self.screen_output(plan, o) for o in options] if t]
+        if options and not screened:
+            return await self.fail_narration(plan.story.id, "The narrator's text went against this server's rules.")
+        options = screened
         if not options:
             return await self.fail_narration(plan.story.id, "The narrator found no words this time.")
         async with self._db.transaction() as conn:
@@ -377,18 +407,20 @@ class StoryService:
                 raise Conflict("The story has moved on since the narrator stopped, so that part stays as it is.")
             players = await repo.players(conn, story.id)
             prompt = await self.memory.build(conn, story, players, continue_instruction())
+        settings = await self.settings(story)
         sampling = Sampling(
-            max_tokens=self._narration_tokens,
-            temperature=0.85,
+            max_tokens=settings.tokens(self._narration_tokens),
+            temperature=settings.heat(0.85),
             top_p=0.95,
             stop=stop_sequences(players),
             **self._penalties,
         )
-        return NarrationPlan(story, "continuation", prompt.messages, sampling, players, prompt.tokens), turn
+        messages = with_rules(prompt.messages, settings)
+        return NarrationPlan(story, "continuation", messages, sampling, players, prompt.tokens, settings=settings), turn
 
     async def extend_narration(self, plan: NarrationPlan, turn: Turn, text: str, truncated: bool) -> Turn:
         """Add the narrator's continuation to its part, if nobody has written since. Returns the part."""
-        added = clean_narration(text, plan.players, truncated=truncated)
+        added = await self.screen_output(plan, clean_narration(text, plan.players, truncated=truncated))
         async with self._db.transaction() as conn:
             last = await turn_repo.last(conn, turn.story_id)
             if last is None or last.id != turn.id:
@@ -579,9 +611,13 @@ class StoryService:
             story = await self._open(conn, channel_id)
             recent = await turn_repo.recent(conn, story.id, limit=12, after_seq=story.summary_upto)
             messages = recap_request(story, story.summary, recent, await self._names(conn, story))
-        sampling = Sampling(max_tokens=160, temperature=0.7)
-        result = await self._engine.complete(messages, tenant=str(story.guild_id), sampling=sampling)
-        return story, clean_narration(result.text, [])
+        settings = await self.settings(story)
+        sampling = Sampling(max_tokens=settings.tokens(160, use_default=False), temperature=settings.heat(0.7))
+        result = await self._engine.complete(
+            with_rules(messages, settings), tenant=str(story.guild_id), sampling=sampling
+        )
+        plan = NarrationPlan(story, "recap", messages, sampling, [], 0, settings=settings)
+        return story, await self.screen_output(plan, clean_narration(result.text, []))
 
     async def refresh_summary(self, story_id: int) -> bool:
         """Fold the oldest unsummarised turns into the rolling summary, once they take up too much room."""
@@ -747,3 +783,11 @@ def _phase_words(story: Story) -> str:
         "turns": "taking turns",
         "ended": "over",
     }[story.phase]
+
+
+def with_rules(messages: list[dict[str, str]], settings: ConfigSnapshot) -> list[dict[str, str]]:
+    """The prompt with the content rating, style note and language added to its system message."""
+    if not messages or messages[0].get("role") != "system":
+        return [{"role": "system", "content": rating_rules(settings)}, *messages]
+    first = {**messages[0], "content": f"{messages[0]['content']}\n\n{rating_rules(settings)}"}
+    return [first, *messages[1:]]

@@ -1,9 +1,12 @@
 """Streaming generated text into Discord messages, without knowing about Discord.
 
 The renderer edits at most once per `interval` seconds (Discord rate-limits edits, and people cannot
-read faster anyway), splits at the message limit into follow-up messages, and always shows whether the
-text is still being written or done. Where the text goes is a `MessageSink`: the cogs provide one that
-edits an interaction's response and sends follow-ups.
+read faster anyway); when a write itself takes more than a third of that (Discord answered 429 and
+the client waited, or a 5xx was retried) the interval doubles, up to `max_interval`, so a rate-limited
+stream falls back to fewer, larger edits instead of queueing up behind the limit. It splits at the
+message limit into follow-up messages, and always shows whether the text is still being written or
+done. Where the text goes is a `MessageSink`: the cogs provide one that edits an interaction's
+response and sends follow-ups.
 """
 
 from __future__ import annotations
@@ -40,12 +43,14 @@ class StreamRenderer:
         *,
         header: str = "",
         interval: float = 1.0,
+        max_interval: float = 8.0,
         limit: int = MESSAGE_LIMIT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sink = sink
         self._header = header
         self._interval = interval
+        self._max_interval = max(interval, max_interval)
         self._limit = limit
         self._clock = clock
         self._handles: list[Any] = []
@@ -53,6 +58,11 @@ class StreamRenderer:
         self._last = float("-inf")
         self._status = WAITING
         self.text = ""
+
+    @property
+    def interval(self) -> float:
+        """The current time between edits (it grows while Discord is slow to take them)."""
+        return self._interval
 
     @property
     def handles(self) -> list[Any]:
@@ -95,6 +105,12 @@ class StreamRenderer:
         if not force and now - self._last < self._interval:
             return
         self._last = now
+        await self._write(final)
+        took = self._clock() - now
+        if took * 3 > self._interval:  # Discord held the write (rate limit, retried error): edit less often
+            self._interval = min(self._max_interval, self._interval * 2)
+
+    async def _write(self, final: bool) -> None:
         pages = self.pages()
         # The text can shrink (cleaning drops a loop or a line spoken for a player, a cut ends at a
         # sentence): pages it no longer reaches go, or they would stay behind as stray fragments.

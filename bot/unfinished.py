@@ -9,6 +9,7 @@ nothing of Discord: ids in, ids out.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ class UnfinishedMessages:
     def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self._db = db
         self._now = clock
+        self._writers: dict[int, asyncio.Task[object]] = {}  # record id -> the task writing that message
 
     @asynccontextmanager
     async def track(
@@ -48,8 +50,31 @@ class UnfinishedMessages:
                 conn, kind=kind, ref_id=ref_id, channel_id=channel_id, message_id=message_id,
                 interaction_token=token, now=self._now(),
             )  # fmt: skip
-        yield Tracker(self, record)
+        task = asyncio.current_task()
+        if task is not None:
+            self._writers[record.id] = task
+        try:
+            yield Tracker(self, record)
+        finally:
+            self._writers.pop(record.id, None)
         await self.forget(record.id)
+
+    @property
+    def writing(self) -> int:
+        """How many messages are being written right now (generations in flight)."""
+        return sum(not task.done() for task in self._writers.values())
+
+    async def settle(self, grace: float) -> int:
+        """At shutdown: let every message being written finish within `grace` seconds, then cancel the
+        rest (their records stay, for the owner to mark them interrupted). Returns how many were cancelled."""
+        tasks = [task for task in self._writers.values() if not task.done()]
+        if not tasks:
+            return 0
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        return len(pending)
 
     async def placed(self, record_id: int, message_id: int) -> None:
         async with self._db.transaction() as conn:

@@ -10,8 +10,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import discord
 
+from bot.config import ConfigSnapshot, Place
 from bot.errors import NotAllowed
 from bot.moderation import Actor
+from bot.safety.gate import SafetyContext
 from bot.streaming import StreamRenderer
 from bot.text import MESSAGE_LIMIT
 
@@ -21,6 +23,12 @@ NO_PINGS = discord.AllowedMentions.none()
 ORIGINAL = "original"  # handle of an interaction's own response message
 SCAN_LIMIT = 200  # messages searched for one the bot posted but never stored the id of
 CLOCK_SLACK = 60.0  # seconds: our clock and Discord's may disagree a little
+
+INVALID_TOKEN = 50027  # Discord's answer to an interaction token past its 15 minutes
+EXPIRED = (
+    "📬 <@{user}>: your {command} took longer than Discord lets me answer under a command (15 minutes), "
+    "so here it is as a message."
+)
 
 OnMessage = Callable[[int], Awaitable[None]]
 
@@ -45,6 +53,10 @@ class InteractionSink:
 
     `view`, if set, is attached to the last page when the stream finishes; `on_message` hears of each
     page's message id (the last one carries the "still writing" status).
+
+    An interaction's token answers for 15 minutes. A request that waited longer (a long line for the
+    engine) finds it expired (401, `50027`): the rest of the stream goes to the channel as ordinary
+    messages, after one that names who asked, so the result is delivered all the same.
     """
 
     def __init__(
@@ -54,8 +66,45 @@ class InteractionSink:
         self.view = view
         self.on_message = on_message
         self.last: Any = None
+        self.expired = False
+        self._moved: dict[Any, discord.Message] = {}  # a page written by token -> its channel copy
 
     async def send(self, content: str, *, final: bool = False) -> Any:
+        if not self.expired:
+            try:
+                return await self._send_by_token(content, final)
+            except discord.HTTPException as exc:
+                await self._expire(exc)
+        self.last = await self._post(content, final)
+        return self.last
+
+    async def edit(self, handle: Any, content: str, *, final: bool = False) -> None:
+        extra = _view_on_final(self.view, final)
+        if isinstance(handle, discord.Message) and handle.id in {m.id for m in self._moved.values()}:
+            await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
+            return
+        if not self.expired:
+            try:
+                return await self._edit_by_token(handle, content, extra)
+            except discord.HTTPException as exc:
+                await self._expire(exc)
+        key = handle if handle == ORIGINAL else handle.id
+        if key in self._moved:
+            await self._moved[key].edit(content=content, allowed_mentions=NO_PINGS, **extra)
+        else:
+            self._moved[key] = await self._post(content, final)
+
+    async def delete(self, handle: Any) -> None:
+        if handle == ORIGINAL:  # the first page is the response itself and always stays
+            return
+        key = handle.id
+        moved = handle if key in {m.id for m in self._moved.values()} else self._moved.pop(key, None)
+        if moved is not None:
+            await moved.delete()
+        elif not self.expired:
+            await handle.delete()
+
+    async def _send_by_token(self, content: str, final: bool) -> Any:
         extra = _view_on_final(self.view, final)
         if self.last is None:
             self._interaction.extras["public_defer_pending"] = False
@@ -70,16 +119,32 @@ class InteractionSink:
             await self.on_message(message.id)
         return self.last
 
-    async def edit(self, handle: Any, content: str, *, final: bool = False) -> None:
-        extra = _view_on_final(self.view, final)
+    async def _edit_by_token(self, handle: Any, content: str, extra: dict[str, Any]) -> None:
         if handle == ORIGINAL:
             await self._interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS, **extra)
         else:
             await handle.edit(content=content, allowed_mentions=NO_PINGS, **extra)
 
-    async def delete(self, handle: Any) -> None:
-        if handle != ORIGINAL:  # the first page is the response itself and always stays
-            await handle.delete()
+    async def _expire(self, exc: discord.HTTPException) -> None:
+        """Re-raise anything but an expired token; for that, switch to the channel and say for whom."""
+        if exc.code != INVALID_TOKEN:
+            raise exc
+        self.expired = True
+        ix = self._interaction
+        command = f"`/{ix.command.qualified_name}`" if ix.command else "their request"
+        log.info("the token of %s in channel %s expired; answering in the channel", command, ix.channel_id)
+        await self._channel().send(EXPIRED.format(user=ix.user.id, command=command), allowed_mentions=NO_PINGS)
+
+    async def _post(self, content: str, final: bool) -> discord.Message:
+        message = await self._channel().send(content, allowed_mentions=NO_PINGS, **_view_on_final(self.view, final))
+        self._moved[("page", message.id)] = message
+        if self.on_message is not None:
+            await self.on_message(message.id)
+        return message
+
+    def _channel(self) -> discord.abc.Messageable:
+        ix = self._interaction
+        return ix.channel or ix.client.get_partial_messageable(ix.channel_id or 0)  # type: ignore[return-value]
 
 
 class ChannelSink:
@@ -177,3 +242,34 @@ def in_guild(interaction: discord.Interaction) -> int:
     if interaction.guild_id is None:
         raise NotAllowed("Taleweaver works inside servers, not in direct messages.")
     return interaction.guild_id
+
+
+def place_of(
+    interaction: discord.Interaction, channel: discord.abc.GuildChannel | discord.Thread | None = None
+) -> Place:
+    """Where settings are read for this interaction (or for `channel`): a thread reads its parent's too, and
+    is age-restricted when its parent is."""
+    target: Any = channel if channel is not None else interaction.channel
+    guild_id = interaction.guild_id or 0
+    if target is None:
+        return Place(guild_id, interaction.channel_id)
+    parent_id = getattr(target, "parent_id", None) if isinstance(target, discord.Thread) else None
+    nsfw = bool(target.is_nsfw()) if hasattr(target, "is_nsfw") else bool(getattr(target, "nsfw", False))
+    return Place(guild_id, target.id, parent_id, nsfw)
+
+
+async def admit(
+    interaction: discord.Interaction, feature: str, texts: dict[str, str] | None = None, *, generates: bool = False
+) -> ConfigSnapshot:
+    """The one check before a feature runs: Taleweaver active here, the feature on, the member's cooldown, the
+    server's limit on texts being written (`generates`), and the gate on what they typed. Raises a user-facing
+    error saying what to do; on success the use counts for the cooldown and the settings here are returned."""
+    guild_id = in_guild(interaction)
+    bot: Any = interaction.client
+    settings: ConfigSnapshot = await bot.config.at(place_of(interaction))
+    bot.limits.check(settings, guild_id, interaction.user.id, feature, generates=generates)
+    if texts:
+        context = SafetyContext(guild_id, interaction.channel_id, interaction.user.id, feature, settings)
+        await bot.gate.screen(context, texts)
+    bot.limits.used(guild_id, interaction.user.id, feature)
+    return settings

@@ -118,7 +118,9 @@ class FairScheduler:
         if seq.status != SeqStatus.WAITING:
             return 0
         return 1 + sum(
-            1 for line in self._lines.values() for other in line
+            1
+            for line in self._lines.values()
+            for other in line
             if other.status == SeqStatus.WAITING and other.created < seq.created
         )
 

@@ -10,6 +10,7 @@ the task holding it: a read (or a transaction) inside a transaction joins it ins
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
 import sqlite3
 import time
@@ -26,6 +27,37 @@ MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 class StorageError(Exception):
     """Base class for storage failures the caller can act on."""
+
+
+class StorageUnavailable(StorageError):
+    """A write could not be made right now; it was rolled back whole. The message says why, for a user."""
+
+
+class DatabaseLocked(StorageUnavailable):
+    """Another process holds the database's write lock for longer than BUSY_TIMEOUT_MS."""
+
+
+class DiskFull(StorageUnavailable):
+    """The disk (or the database's size limit) is full."""
+
+
+BUSY_TIMEOUT_MS = 2000  # waited for another process's write lock; below Discord's 3 s to acknowledge
+
+
+def unavailable(exc: sqlite3.Error) -> StorageUnavailable | None:
+    """The user-facing error for a lock or a full disk, or None for anything else."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return DatabaseLocked(
+            "💾 The database is busy (another program is holding it, e.g. a backup). Nothing was changed; "
+            "please try again in a moment."
+        )
+    if code == sqlite3.SQLITE_FULL:
+        return DiskFull(
+            "💾 Taleweaver's disk is full, so nothing could be saved and nothing was changed. "
+            "Please tell the server's admins; it works again once there is room."
+        )
+    return None
 
 
 class MigrationError(StorageError):
@@ -63,6 +95,7 @@ class Database:
         self.path = path
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[object] | None = None
+        self.write_seconds: collections.deque[float] = collections.deque(maxlen=10_000)  # BEGIN..COMMIT, newest
 
     @classmethod
     @asynccontextmanager
@@ -85,7 +118,7 @@ class Database:
     async def _configure(self) -> None:
         await self._conn.execute("PRAGMA journal_mode = WAL")
         await self._conn.execute("PRAGMA foreign_keys = ON")
-        await self._conn.execute("PRAGMA busy_timeout = 5000")
+        await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await self._conn.execute("PRAGMA synchronous = NORMAL")
 
     @asynccontextmanager
@@ -111,20 +144,35 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """`BEGIN IMMEDIATE` ... `COMMIT`, or `ROLLBACK` if the block raises (or is cancelled).
 
-        Inside another transaction of the same task it joins the outer one.
+        Inside another transaction of the same task it joins the outer one. A write refused because the
+        database is locked by another process or the disk is full is rolled back and raised as
+        `DatabaseLocked` or `DiskFull`, whose message is meant for the user.
         """
         async with self._hold() as outermost:
             if not outermost and self._conn.in_transaction:
                 yield self._conn
                 return
-            await self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                await asyncio.shield(self._conn.rollback())
+                began = time.perf_counter()
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    await asyncio.shield(self._rollback())
+                    raise
+                else:
+                    await asyncio.shield(self._conn.commit())
+                    self.write_seconds.append(time.perf_counter() - began)
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:  # a failed COMMIT leaves the transaction open
+                    await asyncio.shield(self._rollback())
+                if (translated := unavailable(exc)) is not None:
+                    raise translated from exc
                 raise
-            else:
-                await asyncio.shield(self._conn.commit())
+
+    async def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            await self._conn.rollback()
 
     async def schema_version(self) -> int:
         async with self.read() as conn:

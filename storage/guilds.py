@@ -9,6 +9,10 @@ from typing import Any
 
 import aiosqlite
 
+from storage import config
+
+MODERATOR_ROLE = "moderator_role"  # its key in the registry
+
 
 @dataclass(frozen=True)
 class GuildSettings:
@@ -27,20 +31,16 @@ class AuditEntry:
 
 
 async def get_settings(conn: aiosqlite.Connection, guild_id: int) -> GuildSettings:
-    async with conn.execute(
-        "SELECT guild_id, moderator_role_id FROM guild_settings WHERE guild_id = ?", (guild_id,)
-    ) as cur:
-        row = await cur.fetchone()
-    return GuildSettings(row["guild_id"], row["moderator_role_id"]) if row else GuildSettings(guild_id)
+    """The moderator role, which lives in the configuration registry's table since it took over /settings."""
+    stored = await config.get(conn, guild_id, config.SERVER, MODERATOR_ROLE)
+    return GuildSettings(guild_id, json.loads(stored) if stored else None)
 
 
-async def set_moderator_role(conn: aiosqlite.Connection, guild_id: int, role_id: int | None) -> None:
-    await conn.execute(
-        "INSERT INTO guild_settings (guild_id, moderator_role_id, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (guild_id) DO UPDATE SET moderator_role_id = excluded.moderator_role_id, "
-        "updated_at = excluded.updated_at",
-        (guild_id, role_id, time.time()),
-    )
+async def set_moderator_role(conn: aiosqlite.Connection, guild_id: int, role_id: int | None, actor_id: int = 0) -> None:
+    if role_id is None:
+        await config.delete(conn, guild_id, config.SERVER, MODERATOR_ROLE)
+    else:
+        await config.put(conn, guild_id, config.SERVER, MODERATOR_ROLE, json.dumps(role_id), actor_id)
 
 
 async def audit(conn: aiosqlite.Connection, guild_id: int, actor_id: int, action: str, **detail: Any) -> None:
@@ -59,3 +59,25 @@ async def recent_audit(conn: aiosqlite.Connection, guild_id: int, limit: int = 2
         AuditEntry(r["id"], r["guild_id"], r["actor_id"], r["action"], json.loads(r["detail"]), r["created_at"])
         for r in rows
     ]
+
+
+async def audit_page(
+    conn: aiosqlite.Connection, guild_id: int, prefixes: tuple[str, ...], *, limit: int, offset: int
+) -> tuple[list[AuditEntry], int]:
+    """A page of the entries whose action starts with one of `prefixes`, newest first, and how many there are."""
+    where = " OR ".join("substr(action, 1, ?) = ?" for _ in prefixes) or "1"
+    args: list[Any] = [guild_id]
+    for prefix in prefixes:
+        args += [len(prefix), prefix]
+    async with conn.execute(f"SELECT COUNT(*) FROM audit_log WHERE guild_id = ? AND ({where})", args) as cur:
+        row = await cur.fetchone()
+    total = int(row[0]) if row else 0
+    async with conn.execute(
+        f"SELECT * FROM audit_log WHERE guild_id = ? AND ({where}) ORDER BY id DESC LIMIT ? OFFSET ?",
+        [*args, limit, offset],
+    ) as cur:
+        rows = await cur.fetchall()
+    return [
+        AuditEntry(r["id"], r["guild_id"], r["actor_id"], r["action"], json.loads(r["detail"]), r["created_at"])
+        for r in rows
+    ], total

@@ -20,12 +20,17 @@ class LoreEntry:
     priority: int
     author_id: int
     created_at: float
+    # An NPC's own lore (a card's character_book) has npc_id set and channel_id 0; channel lore has no npc.
+    npc_id: int | None = None
+    secondary_keys: tuple[str, ...] = ()  # a card's "selective" keys: one must also appear
+    constant: bool = False  # a card's constant entry: always included
 
 
 def _entry(row: aiosqlite.Row) -> LoreEntry:
     return LoreEntry(
         row["id"], row["guild_id"], row["channel_id"], tuple(json.loads(row["keys"])), row["content"],
-        row["priority"], row["author_id"], row["created_at"],
+        row["priority"], row["author_id"], row["created_at"], row["npc_id"],
+        tuple(json.loads(row["secondary_keys"])), bool(row["constant"]),
     )  # fmt: skip
 
 
@@ -54,6 +59,38 @@ async def for_channel(conn: aiosqlite.Connection, channel_id: int) -> list[LoreE
     async with conn.execute(
         "SELECT * FROM lore_entries WHERE channel_id = ? ORDER BY priority, id", (channel_id,)
     ) as cur:
+        return [_entry(r) for r in await cur.fetchall()]
+
+
+async def add_for_npc(
+    conn: aiosqlite.Connection,
+    *,
+    guild_id: int,
+    npc_id: int,
+    keys: list[str],
+    content: str,
+    priority: int,
+    author_id: int,
+    now: float,
+    secondary_keys: list[str] | None = None,
+    constant: bool = False,
+) -> LoreEntry:
+    """An entry of an NPC's own lore: it follows the NPC into every channel it speaks in."""
+    row = await returning_one(
+        conn,
+        "INSERT INTO lore_entries (guild_id, channel_id, npc_id, keys, secondary_keys, constant, content, priority,"
+        " author_id, created_at) VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        (
+            guild_id, npc_id, json.dumps(keys, ensure_ascii=False),
+            json.dumps(secondary_keys or [], ensure_ascii=False), int(constant), content, priority, author_id, now,
+        ),
+    )  # fmt: skip
+    return _entry(row)
+
+
+async def for_npc(conn: aiosqlite.Connection, npc_id: int) -> list[LoreEntry]:
+    """An NPC's own lore, in insertion order like `for_channel`."""
+    async with conn.execute("SELECT * FROM lore_entries WHERE npc_id = ? ORDER BY priority, id", (npc_id,)) as cur:
         return [_entry(r) for r in await cur.fetchall()]
 
 

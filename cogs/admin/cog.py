@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.engine_client import EngineError
 from bot.errors import NotAllowed
+from bot.text import echo
 from cogs.admin.audit import render_log
 from cogs.admin.help import SECTIONS, render_section
 from cogs.ui import NO_PINGS, actor_of, in_guild, is_moderator
@@ -77,6 +78,9 @@ class Admin(commands.Cog):
             state = str(health.get("status", "unknown"))
             embed.add_field(name="Engine", value=state + (f" ({health['progress']})" if state == "loading" else ""))
             embed.add_field(name="Model", value=str(health.get("model") or "?"))
+            if interaction.guild_id is not None:
+                adapter = await self.bot.model_adapter(str(interaction.guild_id))
+                embed.add_field(name="This server's storyteller", value=echo(adapter) if adapter else "the base model")
             embed.add_field(name="Device", value=str(health.get("device") or "?"))
             embed.add_field(name="Quantization", value=str(health.get("quantization") or "none"))
             embed.add_field(

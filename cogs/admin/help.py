@@ -20,7 +20,11 @@ SECTIONS: list[HelpSection] = [
         "Poems on demand. A form (haiku, sonnet, 绝句…) is drafted several times at once and the draft that keeps "
         "it best is shown, with the checker's verdict underneath; **Show the check** gives the line-by-line table.",
         (
-            ("/poem", "Write a poem; then Regenerate, Another take, or Save it", "/poem topic:autumn rain form:haiku"),
+            (
+                "/poem",
+                "Write a poem; then Regenerate, Another take, or Save it; 👍 / 👎 rate it (and every narration)",
+                "/poem topic:autumn rain form:haiku",
+            ),
             (
                 "/poem (Chinese)",
                 "Forms follow the language: 五言绝句, 七言绝句, 藏头诗",
@@ -88,6 +92,26 @@ SECTIONS: list[HelpSection] = [
         ),
     ),
     HelpSection(
+        "🎭 NPCs",
+        "Characters that speak in the channel under their own name and avatar. Anyone creates; the creator "
+        "or a moderator edits. Reply to an NPC or start with its name to talk (if the server enabled it).",
+        (
+            ("/npc create", "Create an NPC; a form asks for persona, scenario, greeting", "/npc create name:Mira"),
+            ("/npc edit · delete", "Change or remove an NPC you made", "/npc edit npc:Mira new_name:Old Mira"),
+            ("/npc list · show", "The server's NPCs, or one NPC's card", "/npc show npc:Mira"),
+            ("/npc say", "Talk to an NPC; it answers here", "/npc say npc:Mira text:What do you see?"),
+            (
+                "/npc import",
+                "A SillyTavern character card (JSON or PNG) becomes an NPC, its book its lore",
+                "/npc import card:mira.png",
+            ),
+            ("/npc export", "An NPC as a character card file (PNG or JSON)", "/npc export npc:Mira format:png"),
+            ("/scene add · remove · list", "Which NPCs are present in this channel", "/scene add npc:Mira"),
+            ("/scene pin", "A fact an NPC never forgets here", "/scene pin npc:Mira fact:Alice owes her a coin"),
+            ("/scene act", "The NPCs present talk among themselves", "/scene act turns:3"),
+        ),
+    ),
+    HelpSection(
         "🛠️ Server",
         "What the storyteller runs on, and what moderators can change.",
         (
@@ -98,6 +122,14 @@ SECTIONS: list[HelpSection] = [
                 "/settings moderator-role role:@Keepers",
             ),
             ("/settings audit-log", "Recent moderator changes", "/settings audit-log"),
+            ("/config show", "Moderators: every setting and where it comes from", "/config show channel:#tavern"),
+            (
+                "/config set",
+                "Moderators: change a setting, server-wide or per channel",
+                "/config set key:poems_cooldown value:30 channel:#tavern",
+            ),
+            ("/config reset", "Moderators: back to the parent, server or default value", "/config reset key:active"),
+            ("/config history", "Moderators: every settings change", "/config history page:2"),
             ("/help", "This page", "/help"),
         ),
     ),

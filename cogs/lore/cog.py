@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.text import quote, truncate
-from cogs.ui import NO_PINGS, actor_of, in_guild
+from cogs.ui import NO_PINGS, actor_of, admit
 
 
 class Lore(commands.Cog):
@@ -28,7 +28,7 @@ class Lore(commands.Cog):
     async def add(
         self, interaction: discord.Interaction, keys: str, content: str, order: app_commands.Range[int, 0, 1000] = 100
     ) -> None:
-        in_guild(interaction)
+        await admit(interaction, "lore", {"keys": keys, "content": content})
         entry = await self.service.add(actor_of(interaction), interaction.channel_id, keys, content, order)
         await interaction.response.send_message(
             f"📖 Lore #{entry.id} added, triggered by {', '.join(f'`{quote(k, 40)}`' for k in entry.keys)}.",

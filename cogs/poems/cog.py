@@ -10,15 +10,29 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import ConfigSnapshot
 from bot.craft import ENGLISH, LANGUAGES, FormCheck, forms_for, language_code
 from bot.drafts import Drafting
 from bot.engine_client import EngineError, Queued, TextDelta
 from bot.errors import Conflict, NotFound, describe
 from bot.poems import DEFAULT_FORM, PoemDone, PoemRequest, form_title
+from bot.safety.gate import WITHHELD
 from bot.streaming import DRAFTING, STATUS_ROOM, interrupted
 from bot.text import echo, escape_markdown, quote, split_message, truncate
+from cogs.feedback.views import add_rating
 from cogs.poems.views import PoemButton, poem_view
-from cogs.ui import NO_PINGS, InteractionSink, OnMessage, defer_public, guarded, in_guild, is_moderator, renderer
+from cogs.ui import (
+    NO_PINGS,
+    InteractionSink,
+    OnMessage,
+    admit,
+    defer_public,
+    guarded,
+    in_guild,
+    is_moderator,
+    place_of,
+    renderer,
+)
 from storage.poems import Poem
 from storage.unfinished import Unfinished
 
@@ -55,7 +69,7 @@ def form_note(done: PoemDone, room: int) -> str:
 
 def footer(done: PoemDone) -> str:
     """The status line under a finished poem: warnings, the form's verdict, who asked and the number."""
-    lines = []
+    lines = [f"🛡️ *{done.safety}*"] if done.safety else []
     if done.cut_short:
         lines.append(f"{CUT_SHORT} Press **Continue** for the rest.")
     if done.truncated:
@@ -87,6 +101,11 @@ class Poems(commands.Cog):
         self.bot.remove_dynamic_items(PoemButton)
         self._warm.cancel()
 
+    async def shutdown_ends(self) -> None:
+        """SIGTERM: a poem cancelled after the grace period says it was interrupted, with its buttons."""
+        for record in await self.bot.unfinished.left_over("poem"):
+            await self._tidy(record)
+
     @app_commands.command(name="poem", description="Write a poem about anything, in the form you like.")
     @app_commands.guild_only()
     @app_commands.describe(
@@ -108,8 +127,9 @@ class Poems(commands.Cog):
         request = PoemRequest(
             in_guild(interaction), interaction.channel_id or 0, interaction.user.id, topic, form, mood, language, word
         )
+        settings = await admit(interaction, "poems", {"topic": topic, "mood": mood}, generates=True)
         poem = await self.bot.poems.create(request)  # bad input is answered privately, before deferring
-        await self.write(interaction, poem, await defer_public(interaction))
+        await self.write(interaction, poem, await defer_public(interaction), settings=settings)
 
     @poem.autocomplete("form")
     async def form_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -134,21 +154,42 @@ class Poems(commands.Cog):
         return choices
 
     async def write(
-        self, interaction: discord.Interaction, poem: Poem, message_id: int | None, *, continuing: bool = False
+        self,
+        interaction: discord.Interaction,
+        poem: Poem,
+        message_id: int | None,
+        *,
+        continuing: bool = False,
+        settings: ConfigSnapshot | None = None,
+        replacing: tuple[str, Poem] | None = None,
     ) -> None:
         """Stream a poem (or the rest of one cut short) into the interaction's message `message_id`, then
         put the buttons under it.
+
+        `replacing` ("regenerate" or "another", the poem as it was): the new text is recorded as preferred
+        over the old one, before the buttons appear.
 
         Until it is finished the message is recorded as unfinished, so a restart can say it was cut off.
         """
         track = self.bot.unfinished.track(
             "poem", poem.id, interaction.channel_id or 0, message_id=message_id, token=interaction.token
         )
-        async with track as tracker:
-            await self._write(interaction, poem, tracker.placed, continuing=continuing)
+        settings = settings or await self.bot.config.at(place_of(interaction))
+        with self.bot.limits.writing(poem.guild_id):  # counted against the server's limit while it is written
+            async with track as tracker:
+                await self._write(
+                    interaction, poem, tracker.placed, settings, continuing=continuing, replacing=replacing
+                )
 
     async def _write(
-        self, interaction: discord.Interaction, poem: Poem, on_message: OnMessage, *, continuing: bool = False
+        self,
+        interaction: discord.Interaction,
+        poem: Poem,
+        on_message: OnMessage,
+        settings: ConfigSnapshot,
+        *,
+        continuing: bool = False,
+        replacing: tuple[str, Poem] | None = None,
     ) -> None:
         """Stream into the interaction's message; `continuing` writes the rest of a poem cut short."""
         sink = InteractionSink(interaction, on_message=on_message)
@@ -158,7 +199,7 @@ class Poems(commands.Cog):
             if continuing:
                 await stream.update(poem.text)
             done: PoemDone | None = None
-            async for event in self.bot.poems.compose(poem, continuing=continuing):
+            async for event in self.bot.poems.compose(poem, continuing=continuing, settings=settings):
                 if isinstance(event, Queued):
                     await stream.queued(event.position, event.eta)
                 elif isinstance(event, TextDelta):
@@ -174,18 +215,23 @@ class Poems(commands.Cog):
             else:
                 sink.view = poem_view(poem, written=False)
                 await stream.finish(note=f"⚠️ {describe(exc)} Press **Regenerate** to try again.")
-            return
+            return None
         except discord.NotFound:
-            return  # the message was deleted while we wrote; leaving the stream aborts the generation
+            return None  # the message was deleted while we wrote; leaving the stream aborts the generation
         finally:
             self._writing.discard(poem.id)
         assert done is not None
+        if done.withheld:
+            sink.view = poem_view(done.poem, written=False)
+            await stream.finish("", note=f"{WITHHELD} {done.safety}")
+            return
         if not done.poem.text:
             sink.view = poem_view(done.poem, written=False)
             await stream.finish("", note="🤔 The storyteller found no words this time. Press **Regenerate**.")
             return
         note = footer(done)
-        sink.view = poem_view(done.poem, cut_short=done.cut_short)
+        item = await self._record(interaction.user.id, done.poem, settings, replacing)
+        sink.view = add_rating(poem_view(done.poem, cut_short=done.cut_short), item)
         await stream.finish(done.poem.text, note=note)
 
     @guarded
@@ -196,7 +242,9 @@ class Poems(commands.Cog):
             await self._show_check(interaction, poem)
         elif action == "save":
             saved, newly = await self.bot.poems.save(poem_id, guild_id, interaction.user.id)
-            await interaction.response.edit_message(view=poem_view(saved))
+            await self.bot.feedback.poem_saved(saved.id, interaction.user.id)
+            latest = await self.bot.feedback.latest_item(saved.id)
+            await interaction.response.edit_message(view=add_rating(poem_view(saved), latest))
             what = "Saved to the anthology" if newly else "Already in the anthology"
             await interaction.followup.send(
                 f"📚 {what} as poem #{saved.id}. `/anthology show id:{saved.id}` shows it.", ephemeral=True
@@ -206,17 +254,34 @@ class Poems(commands.Cog):
             await self.bot.poems.check_can_regenerate(poem, interaction.user.id, await is_moderator(interaction), what)
             if poem.id in self._writing:
                 raise Conflict("This poem is being written right now; wait for it to finish.")
+            await admit(interaction, "poems", generates=True)
             await interaction.response.defer()
             await interaction.edit_original_response(view=None)
-            await self.write(
-                interaction,
-                poem,
-                interaction.message.id if interaction.message else None,
-                continuing=action == "continue" and bool(poem.text),
-            )
+            continuing = action == "continue" and bool(poem.text)
+            message_id = interaction.message.id if interaction.message else None
+            replacing = None if continuing else ("regenerate", poem)  # the text it replaces was passed over
+            await self.write(interaction, poem, message_id, continuing=continuing, replacing=replacing)
         else:
+            await admit(interaction, "poems", generates=True)
             new = await self.bot.poems.another_take(poem_id, interaction.user.id, interaction.channel_id or 0)
-            await self.write(interaction, new, await defer_public(interaction))
+            await self.write(interaction, new, await defer_public(interaction), replacing=("another", poem))
+
+    async def _record(
+        self, user_id: int, poem: Poem, settings: ConfigSnapshot, replacing: tuple[str, Poem] | None
+    ) -> int:
+        """Feedback: the poem as shown, with the exact prompt it was written from (its rating buttons'
+        item); with `replacing`, the user asked for it instead of the old poem's text, from the same request."""
+        prompt = self.bot.poems.messages(poem, settings)
+        item = await self.bot.feedback.written(
+            "poem", poem.guild_id, prompt, poem.text, poem_id=poem.id, requester_id=poem.author_id
+        )
+        if replacing is not None:
+            source, old = replacing
+            await self.bot.feedback.replaced(
+                source, poem.guild_id, user_id, prompt, poem.text, old.text,
+                poem_id=poem.id, old_poem_id=old.id if old.id != poem.id else None,
+            )  # fmt: skip
+        return item.id
 
     async def _show_check(self, interaction: discord.Interaction, poem: Poem) -> None:
         """The per-line form check, only to whoever asked (it is long and of interest to one person)."""

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import io
+import logging
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.export import export_story
-from bot.story_rules import TURN_LIMIT, StoryOptions, parse_duration
+from bot.safety.gate import Blocked
+from bot.story_rules import MIN_TIMEOUT, TURN_LIMIT, StoryOptions, parse_duration
 from bot.text import InputProblem, echo, quote
 from cogs.stories.render import lobby_embed, status_embed, turn_message, vote_embed
 from cogs.stories.runner import StoryRunner
 from cogs.stories.views import ContinueButton, LobbyButton, TurnModal, VoteButton, lobby_view
-from cogs.ui import NO_PINGS, actor_of, defer_public, guarded, in_guild
+from cogs.ui import NO_PINGS, actor_of, admit, defer_public, guarded, in_guild, is_moderator
 
+log = logging.getLogger(__name__)
+
+PAUSING = (
+    "⏸️ The storyteller is pausing for a restart. **{title}** is kept as it is: turns, votes and timers "
+    "pick up where they were when Taleweaver is back."
+)
 MODES = [
     app_commands.Choice(name="Round-robin: players take turns in order", value="round-robin"),
     app_commands.Choice(name="Free: anyone adds; the narrator answers every few contributions", value="free"),
@@ -46,6 +54,21 @@ class Stories(commands.Cog):
         self.bot.remove_dynamic_items(LobbyButton, VoteButton, ContinueButton)
         await self.runner.close()
 
+    async def shutdown_begins(self) -> None:
+        """SIGTERM: timers stop (their deadlines stay stored) and every open story's channel hears why."""
+        self.runner.stop()
+        for story in await self.service.open_stories():
+            channel = await self.runner.channel(story.channel_id)
+            if channel is None:
+                continue
+            try:
+                await channel.send(PAUSING.format(title=quote(story.title, 100)), allowed_mentions=NO_PINGS)
+            except discord.HTTPException:
+                log.warning("could not announce the pause in channel %s", story.channel_id, exc_info=True)
+
+    async def shutdown_ends(self) -> None:
+        await self.runner.tidy_left_over()
+
     story = app_commands.Group(name="story", description="Tell a story together, with an AI narrator.", guild_only=True)
 
     # --- setting up ---------------------------------------------------------------------------------
@@ -62,9 +85,12 @@ class Stories(commands.Cog):
         turn_timeout: str = "", rounds: app_commands.Range[int, 0, 100] = 0,
         narrate_every: app_commands.Range[int, 1, 10] = 3, choices: int = 0,
     ) -> None:  # fmt: skip
-        options = StoryOptions(
-            title, genre, premise, mode, parse_duration(turn_timeout), rounds, narrate_every, choices
-        )
+        settings = await admit(interaction, "stories", {"title": title, "genre": genre, "premise": premise})
+        actor = actor_of(interaction)
+        self.bot.limits.check_starter(settings, actor.role_ids, await is_moderator(interaction))
+        timeout = parse_duration(turn_timeout) if turn_timeout.strip() else settings.turn_timeout
+        timeout = max(timeout, MIN_TIMEOUT) if timeout else 0  # a server default under the minimum rounds up
+        options = StoryOptions(title, genre, premise, mode, timeout, rounds, narrate_every, choices)
         user = interaction.user
         story = await self.service.create(
             in_guild(interaction), interaction.channel_id, user.id, user.display_name, options
@@ -143,6 +169,7 @@ class Stories(commands.Cog):
     async def submit_turn(self, interaction: discord.Interaction, text: str, *, edit: bool = False) -> None:
         """Shared by /story add, the modal and /story edit. A rejected draft is handed back, never lost."""
         try:
+            await admit(interaction, "stories", {"turn": text})
             if edit:
                 turn = await self.service.edit_last(interaction.channel_id, interaction.user.id, text)
                 await interaction.response.send_message(
@@ -151,7 +178,7 @@ class Stories(commands.Cog):
                 )
                 return
             outcome = await self.service.add_turn(interaction.channel_id, interaction.user.id, text)
-        except InputProblem as problem:
+        except (InputProblem, Blocked) as problem:
             await interaction.response.send_message(
                 f"⚠️ {problem} Your text is attached so nothing is lost.",
                 file=discord.File(io.BytesIO(text.encode("utf-8")), filename="your-turn.txt"),

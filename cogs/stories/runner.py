@@ -27,6 +27,7 @@ from bot.stories import NarrationPlan, Outcome, StoryService, VoteResult
 from bot.story_prompts import clean_narration, join_continuation
 from bot.streaming import StreamRenderer, interrupted
 from bot.text import echo, quote
+from cogs.feedback.views import add_rating
 from cogs.stories.render import NARRATOR, narrator_header, vote_embed, vote_result
 from cogs.stories.views import continue_view, vote_view
 from cogs.ui import NO_PINGS, ChannelSink, InteractionSink, OnMessage, custom_ids, own_message, renderer
@@ -51,12 +52,12 @@ class StoryRunner:
         self._narrations: dict[int, asyncio.Task[None]] = {}
         self._continuing: set[int] = set()  # narrator turns being continued right now
         self._background: set[asyncio.Task[Any]] = set()
+        self.stopping = False  # shutting down: no timer or narration is started any more
 
     # --- lifecycle ----------------------------------------------------------------------------------
     async def restore(self) -> int:
         """Re-arm every open story from what the database says. Returns how many were resumed."""
-        for record in await self.bot.unfinished.left_over("narration", "notice"):
-            await self._tidy(record)
+        await self.tidy_left_over()
         stories = await self.service.open_stories()
         for story in stories:
             if story.phase == "voting":
@@ -67,6 +68,19 @@ class StoryRunner:
         if stories:
             log.info("resumed %d open stories", len(stories))
         return len(stories)
+
+    async def tidy_left_over(self) -> None:
+        """Mark the narrations left unfinished (by a crash, or cancelled at shutdown) as interrupted."""
+        for record in await self.bot.unfinished.left_over("narration", "notice"):
+            await self._tidy(record)
+
+    def stop(self) -> None:
+        """At shutdown: no new work, and the timers stop (their deadlines stay stored; `restore` re-arms
+        them). Narrations under way go on; the bot gives them a grace period."""
+        self.stopping = True
+        for task in self._timers.values():
+            task.cancel()
+        self._timers.clear()
 
     async def close(self) -> None:
         tasks = [*self._timers.values(), *self._narrations.values(), *self._background]
@@ -180,10 +194,15 @@ class StoryRunner:
         if channel is None:
             return
         await self._close_vote_message(channel, story, result.vote)
+        turn = result.outcome.turn
+        item = await self.bot.feedback.vote_closed(
+            result.vote.id, story.guild_id, result.vote.options, result.winner, turn.id if turn else None
+        )
         text = echo(result.vote.options[result.winner])
         await channel.send(
             f"{vote_result(result.winner, result.tally)}\n\n📖 **The narrator**\n\n{text}"[:2000],
             allowed_mentions=NO_PINGS,
+            **_with_view(add_rating(None, item.id if item else None)),
         )
 
     async def post_ending(self, channel: discord.abc.Messageable, story: Story) -> None:
@@ -197,6 +216,8 @@ class StoryRunner:
 
     # --- timers -------------------------------------------------------------------------------------
     def arm(self, story: Story) -> None:
+        if self.stopping:
+            return
         old = self._timers.pop(story.id, None)
         if old is not None and old is not asyncio.current_task():
             old.cancel()
@@ -211,7 +232,7 @@ class StoryRunner:
 
     # --- narration ----------------------------------------------------------------------------------
     def narrate(self, story_id: int) -> None:
-        if self.busy(story_id):
+        if self.busy(story_id) or self.stopping:
             return
         self._narrations[story_id] = self._spawn(self._narrate(story_id), f"story-{story_id}-narration")
 
@@ -225,11 +246,13 @@ class StoryRunner:
         if channel is None:
             return
         try:
-            if plan.sampling.n > 1:
-                outcome = await self._narrate_choices(channel, plan)
-            else:
-                async with self.bot.unfinished.track("narration", story_id, plan.story.channel_id) as tracker:
-                    outcome = await self._narrate_stream(channel, plan, tracker.placed)
+            # Counted against the server's limit on texts written at once (a story is never refused its narrator).
+            with self.bot.limits.writing(plan.story.guild_id):
+                if plan.sampling.n > 1:
+                    outcome = await self._narrate_choices(channel, plan)
+                else:
+                    async with self.bot.unfinished.track("narration", story_id, plan.story.channel_id) as tracker:
+                        outcome = await self._narrate_stream(channel, plan, tracker.placed)
         except EngineError as exc:
             outcome = await self.service.fail_narration(story_id, describe(exc) or "The narrator stumbled.")
         except discord.HTTPException:
@@ -262,6 +285,7 @@ class StoryRunner:
         if outcome.turn is not None:
             if cut and outcome.turn.kind == "narrator" and outcome.story.phase != "ended":
                 sink.view = continue_view(outcome.turn.id)
+            sink.view = add_rating(sink.view, await self._narration_item(plan, outcome.turn))
             await stream.finish(outcome.turn.text, note=(GO_ON if sink.view else CUT_SHORT) if cut else "")
         elif sink.last is not None:
             await stream.finish(note="⚠️ *Nothing was saved.*")
@@ -298,7 +322,8 @@ class StoryRunner:
         ):
             if isinstance(event, TextDelta):
                 text += event.text
-                await stream.update(join_continuation(before, clean_narration(text, plan.players)))
+                shown = self.bot.gate.preview(plan.settings, clean_narration(text, plan.players))
+                await stream.update(join_continuation(before, shown))
             elif isinstance(event, Finished):
                 finish = event.reason
             elif isinstance(event, Queued):
@@ -327,11 +352,25 @@ class StoryRunner:
             finally:
                 await _quietly(notice.delete())
         outcome = await self.service.complete_narration(plan, texts, truncated=truncated)
+        if outcome.vote is not None:  # the exact prompt, for the preference pairs the vote's result makes
+            await self.bot.feedback.vote_drafted(outcome.vote.id, plan.story.guild_id, plan.messages)
         if outcome.turn is not None and outcome.turn.kind == "narrator":  # no vote after all: show it
+            view = add_rating(None, await self._narration_item(plan, outcome.turn))
             await channel.send(
-                f"{narrator_header(plan.story)}{echo(outcome.turn.text)}"[:2000], allowed_mentions=NO_PINGS
+                f"{narrator_header(plan.story)}{echo(outcome.turn.text)}"[:2000],
+                allowed_mentions=NO_PINGS,
+                **_with_view(view),
             )
         return outcome
+
+    async def _narration_item(self, plan: NarrationPlan, turn: Turn) -> int | None:
+        """Record a narration the story kept, with its prompt, for rating; returns the item's id."""
+        if turn.kind != "narrator" or not turn.text:
+            return None
+        item = await self.bot.feedback.written(
+            "narration", plan.story.guild_id, plan.messages, turn.text, turn_id=turn.id
+        )
+        return item.id
 
     async def _tidy(self, record: Unfinished) -> None:
         """After a restart: a narration cut off mid-stream says so; a leftover notice goes."""
@@ -382,6 +421,10 @@ class StoryRunner:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("story task %s failed", task.get_name(), exc_info=task.exception())
+
+
+def _with_view(view: discord.ui.View | None) -> dict[str, Any]:
+    return {"view": view} if view is not None else {}
 
 
 async def _quietly(coro: Coroutine[Any, Any, Any]) -> None:

@@ -99,6 +99,34 @@ async def test_request_body_carries_tenant_as_user_and_the_sampling(scripted: St
     assert not {"top_k", "stop", "seed"} & second.keys()  # unset options are left to the server
 
 
+async def test_each_server_s_requests_name_its_adapter_in_model(scripted: StartServer) -> None:
+    bodies: list[dict] = []
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        bodies.append(body)
+        if body["stream"]:
+            return await sse(request, [chunk("ok"), chunk(finish="stop"), b"data: [DONE]\n\n"])
+        return web.json_response(completion("ok"))
+
+    async def models(request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "SmolLM2"}, {"id": "noir", "parent": "SmolLM2"}]})
+
+    async def route(tenant: str) -> str | None:
+        return {"1": "noir", "2": ""}.get(tenant)
+
+    url = await scripted({("POST", CHAT): chat, ("GET", "/v1/models"): models})
+    async with EngineClient(url, model="base") as client:
+        await client.complete(SEA, tenant="1", sampling=Sampling())
+        client.route_models(route)
+        await client.complete(SEA, tenant="1", sampling=Sampling())
+        _ = [event async for event in client.stream(SEA, tenant="1", sampling=Sampling())]
+        await client.complete(SEA, tenant="2", sampling=Sampling())
+        await client.complete(SEA, tenant="3", sampling=Sampling())
+        assert await client.models() == ["SmolLM2", "noir"]
+    assert [b["model"] for b in bodies] == ["base", "noir", "noir", "base", "base"]
+
+
 async def test_api_key_is_sent_as_a_bearer_token(scripted: StartServer) -> None:
     seen: list[str | None] = []
 

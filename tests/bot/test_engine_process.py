@@ -98,6 +98,33 @@ async def test_a_killed_engine_is_restarted(supervised: tuple[EngineSupervisor, 
     assert await ask(supervisor)  # same url and key as before the crash
 
 
+async def test_a_hung_engine_is_detected_by_its_health_and_restarted(
+    supervised: tuple[EngineSupervisor, list[str], float],
+) -> None:
+    """A stopped process (SIGSTOP) is alive but answers nothing: the health watch kills it, the watchdog
+    restarts it. Without the health watch the supervisor waits on it forever."""
+    supervisor, _, started_in = supervised
+    restarts, kills = supervisor.restart_count, supervisor.hang_kills
+    supervisor.health_interval, supervisor.health_timeout, supervisor.health_misses = 0.5, 1.0, 3
+    assert supervisor._proc is not None
+    hung_pid = supervisor._proc.pid
+    os.kill(hung_pid, signal.SIGSTOP)
+    try:
+        await wait_until(lambda: _returns(gone(hung_pid)), within=60, what="the hung engine to be killed")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(hung_pid, signal.SIGCONT)
+    assert supervisor.hang_kills == kills + 1
+
+    async def restarted() -> bool:
+        return supervisor.restart_count == restarts + 1
+
+    supervisor.health_interval, supervisor.health_timeout = 10.0, 10.0  # the defaults: a busy box is not a hang
+    await wait_until(restarted, within=max(120, 3 * started_in), what="the watchdog to restart the engine")
+    assert supervisor._proc.pid != hung_pid
+    assert await ask(supervisor)
+
+
 async def test_stop_terminates_the_child() -> None:
     async with no_leftovers(EngineSupervisor(start_timeout=240, env=child_env())) as supervisor:
         await supervisor.start()

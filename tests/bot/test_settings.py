@@ -22,6 +22,8 @@ ALL = (
     "TOKENIZER",
     "STORY_PROMPT_TOKENS",
     "STORY_NARRATION_TOKENS",
+    "NPC_LINE_TOKENS",
+    "NPC_MESSAGE_CONTENT",
 )
 
 
@@ -62,6 +64,8 @@ def test_every_variable_is_read() -> None:
             "NARRATION_PRESENCE_PENALTY": "1",
             "NARRATION_FREQUENCY_PENALTY": "0",
             "NARRATION_DRAFTS": "3",
+            "NPC_LINE_TOKENS": "64",
+            "NPC_MESSAGE_CONTENT": "Yes",
         }
     )
     assert settings.discord_token == "abc.def.ghi"
@@ -78,6 +82,8 @@ def test_every_variable_is_read() -> None:
     assert (settings.poem_presence_penalty, settings.poem_frequency_penalty) == (0.5, -0.5)
     assert (settings.narration_presence_penalty, settings.narration_frequency_penalty) == (1.0, 0.0)
     assert settings.narration_drafts == 3
+    assert (settings.npc_line_tokens, settings.npc_message_content) == (64, True)
+    assert Settings.from_env({"NPC_MESSAGE_CONTENT": "off"}).npc_message_content is False
 
 
 @pytest.mark.parametrize(
@@ -106,6 +112,8 @@ def test_every_variable_is_read() -> None:
         ("POEM_PRESENCE_PENALTY", "3"),
         ("NARRATION_FREQUENCY_PENALTY", "-2.5"),
         ("NARRATION_DRAFTS", "0"),
+        ("NPC_LINE_TOKENS", "4"),
+        ("NPC_MESSAGE_CONTENT", "maybe"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:

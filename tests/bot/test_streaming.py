@@ -284,3 +284,43 @@ async def test_interrupted_leaves_finished_messages_and_earlier_pages_alone() ->
     await r.finish(note="— for someone")
     assert all(interrupted(m, NOTE) is None for m in sink.messages)
     assert interrupted(WAITING, NOTE) == NOTE
+
+
+class SlowSink(Sink):
+    """Each write takes `delay` seconds of the clock, as a rate-limited Discord makes the client wait."""
+
+    def __init__(self, clock: Clock, delay: float) -> None:
+        super().__init__()
+        self.clock, self.delay = clock, delay
+
+    async def send(self, content: str, *, final: bool = False) -> int:
+        self.clock.now += self.delay
+        return await super().send(content, final=final)
+
+    async def edit(self, handle: int, content: str, *, final: bool = False) -> None:
+        self.clock.now += self.delay
+        await super().edit(handle, content, final=final)
+
+
+async def test_a_rate_limited_stream_falls_back_to_fewer_edits_and_loses_nothing() -> None:
+    clock = Clock()
+    slow = SlowSink(clock, delay=1.5)  # every write is held 1.5 s (429 with Retry-After)
+    r = StreamRenderer(slow, clock=clock, interval=1.0, max_interval=8.0)
+    text = ""
+    for step in range(300):  # a token every 0.1 s for 30 s of writing
+        text += f"w{step} "
+        await r.update(text)
+        clock.now += 0.1
+    await r.finish(note="done")
+    assert r.interval == 8.0, "the interval grew to its ceiling while writes were slow"
+    edits = [call for call in slow.calls if call[0] == "edit"]
+    assert len(edits) < 12, f"{len(edits)} edits: the stream kept editing at full rate"
+    assert slow.shown == [f"{text.strip()}\n\ndone"], "the whole text arrives in the end"
+
+
+async def test_a_fast_sink_keeps_the_interval() -> None:
+    r, _, clock = renderer(interval=1.0)
+    for step in range(30):
+        await r.update("x" * (step + 1))
+        clock.now += 0.1
+    assert r.interval == 1.0

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -55,6 +55,7 @@ class BotHandle:
     narration_tokens: int = 48
     narration_drafts: int = 1
     proxy: EngineProxy | None = None
+    settings_extra: dict[str, Any] = field(default_factory=dict)  # further Settings fields, e.g. NPC options
     bot: Taleweaver | None = None
     _task: asyncio.Task[None] | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
@@ -72,6 +73,7 @@ class BotHandle:
             engine_url=self.engine_url,
             narration_tokens=self.narration_tokens,
             narration_drafts=self.narration_drafts,
+            **self.settings_extra,
         )
         self.bot = Taleweaver(settings=settings, db=db, engine=engine, guild_ready_timeout=0.05)
         self._task = asyncio.create_task(self.bot.start(self.fake.token))

@@ -79,7 +79,7 @@ async def test_hostile_names_and_text_reach_no_message_raw(
     await fake.wait_for(  # eve lets her 10 seconds run out
         lambda: any("Time ran out for **@\u200beveryone**" in m.content for m in fake.messages(chan)), timeout=60
     )
-    await wait_turn_ping(fake, chan, bob, after=lobby.id)
+    await wait_turn_ping(taleweaver, chan, bob, after=lobby.id)
     await answer(await fake.invoke(bob, chan, "story add", text=f"{hostile} I say {HEBREW}."))
     await answer(await fake.invoke(bob, chan, "story edit", text=f"{hostile} I whisper {HEBREW}."))
     await answer(await fake.invoke(ada, chan, "story pin", fact=hostile))

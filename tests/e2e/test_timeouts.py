@@ -46,7 +46,7 @@ async def test_a_poem_and_a_narration_cut_by_the_time_limit_are_kept_and_continu
     await ix.wait_acknowledged(timeout=3)
     poem = await wait_working(fake, proxy, lambda: settled(ix.original, POEM_CUT), what="the cut poem")
     number = int(poem.custom_ids[0].rsplit(":", 1)[1])
-    assert poem.custom_ids == [f"poem:{a}:{number}" for a in ("continue", "regen", "another", "save", "check")]
+    assert poem.custom_ids[:5] == [f"poem:{a}:{number}" for a in ("continue", "regen", "another", "save", "check")]
     poem_kept, poem_edits = body(poem, POEM_CUT), len(poem.history)
     assert poem_kept.strip() and f"— for <@{alice.id}> · poem #{number}" in poem.content
     assert (await taleweaver.bot.poems.get(number)).text == poem_kept

@@ -11,6 +11,7 @@ message in a thread can only be fetched/edited with that ``thread_id``; username
 from __future__ import annotations
 
 import hashlib
+import time
 
 from . import interactions, payloads
 from .errors import APIError, unknown_channel, unknown_message, unknown_webhook
@@ -130,6 +131,8 @@ def _interaction(store: Store, req: ApiRequest) -> FakeInteraction | None:
     ix = interactions.find_by_token(store, req.params["webhook_token"])
     if ix is None:
         raise unknown_webhook()
+    if time.monotonic() - ix.created_at > store.token_lifetime:
+        raise APIError(401, 50027, "Invalid Webhook Token")
     return ix
 
 

@@ -55,6 +55,9 @@ class Store:
         self.delays: list[Delay] = []
         # Discord forgets an interaction not answered within 3 s; None turns the check off.
         self.ack_deadline: float | None = 3.0
+        # An interaction's token works for follow-ups and response edits for 15 minutes; after that
+        # Discord answers 401 `50027 Invalid Webhook Token`. Tests shorten it (0 = expired at once).
+        self.token_lifetime: float = 15 * 60.0
         self._dispatch: Callable[[str, JSON], None] = lambda event, data: None
         self._changed = asyncio.Event()
 

@@ -74,7 +74,7 @@ async def test_new_file_is_configured_and_fully_migrated(tmp_path: Path) -> None
             async with conn.execute("PRAGMA foreign_keys") as cur:
                 assert (await cur.fetchone())[0] == 1
             async with conn.execute("PRAGMA busy_timeout") as cur:
-                assert (await cur.fetchone())[0] == 5000
+                assert (await cur.fetchone())[0] == storage.db.BUSY_TIMEOUT_MS
         migrations = load_migrations()
         assert await recorded_versions(db) == [m.version for m in migrations]
         assert await db.schema_version() == migrations[-1].version
@@ -240,6 +240,59 @@ async def _write_poem_craft(conn: aiosqlite.Connection) -> None:
     )
 
 
+async def _write_npcs(conn: aiosqlite.Connection) -> None:
+    # The NPC migration (npc-speak): an NPC in a scene with a webhook, a memory line, a pin and its own lore.
+    await conn.execute(
+        "INSERT INTO npcs (guild_id, name, name_key, tags, extensions, extra, creator_id, created_at, updated_at) "
+        "VALUES (10, 'Mira ✨', 'mira ✨', '[\"seer\"]', '{\"x\": 1}', '{\"y\": [2]}', 5, 10.0, 10.0)"
+    )
+    await conn.execute("INSERT INTO npc_scene (channel_id, npc_id, added_by, added_at) VALUES (30, 1, 5, 10.5)")
+    await conn.execute("INSERT INTO npc_messages (message_id, npc_id, channel_id, created_at) VALUES (99, 1, 30, 10.7)")
+    await conn.execute("INSERT INTO npc_fallback_notices (channel_id, guild_id, created_at) VALUES (31, 10, 10.8)")
+    await conn.execute(
+        "INSERT INTO npc_webhooks (channel_id, guild_id, webhook_id, token, created_at)"
+        " VALUES (30, 10, 77, 'tok', 11.0)"
+    )
+    await conn.execute(
+        "INSERT INTO npc_memory (npc_id, channel_id, speaker_kind, speaker_id, speaker_name, text, tokens, created_at)"
+        " VALUES (1, 30, 'player', 5, 'Ada', 'Hello, Mira.', 4, 11.5)"
+    )
+    await conn.execute(
+        "INSERT INTO npc_pins (npc_id, channel_id, text, author_id, created_at) VALUES (1, 30, 'p', 5, 12.0)"
+    )
+    await conn.execute(
+        "INSERT INTO lore_entries (guild_id, channel_id, npc_id, keys, secondary_keys, constant, content, author_id,"
+        " created_at) VALUES (10, 0, 1, '[\"marsh\"]', '[]', 1, 'The marsh remembers.', 5, 12.5)"
+    )
+
+
+async def _write_feedback(conn: aiosqlite.Connection) -> None:
+    # the feedback migration: a rated poem item, a vote's kept prompt and a preference pair.
+    await conn.execute(
+        "INSERT INTO feedback_items (guild_id, kind, poem_id, prompt, text, consent, created_at) "
+        "VALUES (10, 'poem', 1, '[]', 'Rain.', 1, 10.0)"
+    )
+    await conn.execute("INSERT INTO feedback_ratings VALUES (1, 5, 1, 1, 10.5)")
+    await conn.execute("INSERT INTO feedback_vote_prompts VALUES (1, 10, '[]', 0, 10.75)")
+    await conn.execute(
+        "INSERT INTO feedback_pairs (guild_id, source, vote_id, prompt, chosen, rejected, consent, created_at) "
+        "VALUES (10, 'vote', 1, '[]', 'a', 'b', 0, 11.0)"
+    )
+
+
+def _version(name: str) -> int:
+    """A migration's number by its name (the lead renumbers migrations when branches merge)."""
+    return next(m.version for m in load_migrations() if m.name == name)
+
+
+async def _write_v5(conn: aiosqlite.Connection) -> None:
+    # 0005 (config): the registry's values, server-wide (scope 0) and per channel.
+    await conn.execute(
+        "INSERT INTO config_values (guild_id, scope_id, key, value, updated_by, updated_at) VALUES "
+        "(10, 0, 'blocked_words', '[\"grue\", \"ünïcödé ✨\"]', 5, 10.0), (10, 30, 'poems_enabled', 'false', 5, 10.5)"
+    )
+
+
 # Sample data written right after each migration, in that version's own schema. When a migration is added,
 # add a writer for it here: every later migration must keep these rows. (Migrations from parallel branches
 # are found by name, as the lead renumbers them at merge.)
@@ -248,7 +301,10 @@ WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     2: _write_v2,
     3: _write_v3,
     4: _write_v4,
-    **{m.version: _write_poem_craft for m in load_migrations() if m.name == "poem_craft"},
+    5: _write_v5,  # 0005_config
+    6: _write_npcs,  # 0006_npcs
+    _version("feedback"): _write_feedback,
+    _version("poem_craft"): _write_poem_craft,
 }
 
 

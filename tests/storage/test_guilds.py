@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+import storage.config
 import storage.guilds
 from storage import guilds
 from storage.db import Database
@@ -19,7 +20,7 @@ async def test_settings_default_when_never_set(db: Database) -> None:
 
 async def test_moderator_role_upsert(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock(1000.0)
-    monkeypatch.setattr(storage.guilds, "time", clock)
+    monkeypatch.setattr(storage.config, "time", clock)  # the role lives in the registry's table now
     async with db.transaction() as conn:
         await guilds.set_moderator_role(conn, 5, 111)
         await guilds.set_moderator_role(conn, 6, 222)
@@ -29,7 +30,7 @@ async def test_moderator_role_upsert(db: Database, monkeypatch: pytest.MonkeyPat
     async with db.read() as conn:
         assert await guilds.get_settings(conn, 5) == guilds.GuildSettings(5, 333)
         assert await guilds.get_settings(conn, 6) == guilds.GuildSettings(6, 222)
-        async with conn.execute("SELECT guild_id, updated_at FROM guild_settings ORDER BY guild_id") as cur:
+        async with conn.execute("SELECT guild_id, updated_at FROM config_values ORDER BY guild_id") as cur:
             assert [tuple(r) for r in await cur.fetchall()] == [(5, 2000.0), (6, 1000.0)]
     async with db.transaction() as conn:
         await guilds.set_moderator_role(conn, 5, None)  # cleared

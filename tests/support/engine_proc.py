@@ -73,7 +73,7 @@ def start_engine(log_dir: Path, ready_timeout: float = 240, **settings: object) 
         try:
             if engine.health().get("status") == "ready":
                 return engine
-        except (urllib.error.URLError, ConnectionError, json.JSONDecodeError):
+        except (OSError, json.JSONDecodeError):  # refused, reset, or a /health slower than 5 s on a busy box
             pass
         time.sleep(0.2)
     engine.stop()

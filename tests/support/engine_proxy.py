@@ -1,11 +1,12 @@
 """A pass-through proxy in front of the real engine that a test can make fail on demand.
 
-`mode = "pass"` forwards everything; `"refuse"` answers chat completions with 503; `"cut"` forwards a
-streamed completion but drops the connection after a few events (the engine dies mid-narration);
-`"hang"` forwards `cut_after` events and then goes quiet, holding the stream open (a generation that is
-still running when the bot is stopped); `hung` is set once a stream has gone quiet. `"stall"` reports the request as waiting in line (the engine's `: queued` comments) until the engine
-has written `stall_after` pieces of text, hands those over at once, then goes silent: a generation
-that runs out of time after a known amount of real text, however fast the machine is.
+`mode = "pass"` forwards everything; `"refuse"` answers chat completions with 503; `"cut"` forwards a streamed
+completion but drops the connection after a few events (the engine dies mid-narration); `"hang"` forwards
+`cut_after` events and then goes quiet, holding the stream open (a generation that is still running when the
+bot is stopped); `hung` is set once a stream has gone quiet. `"stall"` reports the request as waiting in line
+(the engine's `: queued` comments) until the engine has written `stall_after` pieces of text, hands those over
+at once, then goes silent: a generation that runs out of time after a known amount of real text, however fast
+the machine is.
 
 `activity` counts what passed through and `in_flight` the requests under way, so a test can tell a
 slow machine (things still move) from a hang (nothing moves).
@@ -36,6 +37,8 @@ class EngineProxy:
         self.bodies: list[dict] = []  # the chat requests' JSON, as the bot sent them (newest last)
         self.activity = 0
         self.in_flight = 0
+        self.requests: list[bytes] = []  # every chat request body, as the bot sent it
+        self.streamed = bytearray()  # every streamed chat response, as the engine sent it
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._runner: web.AppRunner | None = None
@@ -70,6 +73,7 @@ class EngineProxy:
         body = await request.read()
         if is_chat:
             self.bodies = [*self.bodies[-49:], json.loads(body or b"{}")]
+            self.requests.append(body)
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
         self.in_flight += 1
         try:
@@ -88,6 +92,8 @@ class EngineProxy:
                 async for chunk in up.content.iter_any():
                     await response.write(chunk)
                     self.activity += 1
+                    if is_chat:
+                        self.streamed += chunk
                     events += chunk.count(b"\n\n")
                     if is_chat and self.mode == "cut" and events >= self.cut_after:
                         request.transport.close()  # the engine "dies" mid-stream

@@ -1,0 +1,1 @@
+"""`python -m bot.dataset export`: the consented feedback as training data for `python -m engine.finetune`."""

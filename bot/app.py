@@ -90,7 +90,7 @@ class Taleweaver(commands.Bot):
             gate=self.gate,
             settings_at=self.settings_at,
         )
-        self.rewrites = RewriteService(engine, presence_penalty=settings.narration_presence_penalty)
+        self.rewrites = RewriteService(engine, self.gate, presence_penalty=settings.narration_presence_penalty)
         self.lore = LoreService(db, self.moderation)
         self.npcs = NpcService(db, self.moderation)
         self.npc_cards = CardService(db, self.npcs)

@@ -2,7 +2,8 @@
 
 The passage can be anyone's: a story turn, a narration, an NPC's line, a poem. It is quoted to the
 model as data, and so is a free style a user names; what comes back is defused like every text the
-bot shows. The service yields `Queued | TextDelta | RewriteDone`, as poems do.
+bot shows and passes the safety gate (blocked words blacked out, or the rewrite withheld), as poems do.
+The service yields `Queued | TextDelta | RewriteDone`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from bot.config import ConfigSnapshot, defaults
 from bot.craft import FormCheck, check, get_form
 from bot.engine_client import EngineClient, Finished, Queued, Sampling, TextDelta
+from bot.safety.gate import SafetyContext, SafetyGate, rating_rules
 from bot.text import InputProblem, clean_input, collapse_word_runs, cut_at_boundary, defuse_mentions
 
 TEXT_LIMIT = 1500  # characters of passage: a few paragraphs, what a rewrite can keep whole
@@ -71,6 +74,8 @@ class RewriteDone:
     truncated: bool  # the token limit ended it
     cut_short: bool  # ENGINE_TIMEOUT ended it: kept up to its last sentence
     form_check: FormCheck | None = None  # haiku-ify: the haiku checked by bot.craft
+    safety: str = ""  # what the safety gate did (blocked words blacked out, or the rewrite withheld)
+    withheld: bool = False
 
 
 RewriteEvent = Queued | TextDelta | RewriteDone
@@ -100,31 +105,49 @@ def prepare(text: str, style: str) -> RewriteRequest:
     return RewriteRequest(passage, chosen, free)
 
 
-def messages(request: RewriteRequest) -> list[dict[str, str]]:
+def messages(request: RewriteRequest, settings: ConfigSnapshot | None = None) -> list[dict[str, str]]:
+    """The request, with the place's rating and style note (not its language: a rewrite keeps the passage's)."""
     how = request.style.ask.replace("{style}", request.free_style)
     ask = f'Rewrite the passage below {how}.\n\nPassage:\n"""\n{request.text}\n"""'
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": ask}]
+    system = f"{SYSTEM} {rating_rules(settings or defaults(), language=False)}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": ask}]
 
 
-def sampling(request: RewriteRequest, presence_penalty: float = 0.0) -> Sampling:
-    """Room for the passage in another voice (a screenplay or a noir take runs longer than the original)."""
+def sampling(
+    request: RewriteRequest, presence_penalty: float = 0.0, settings: ConfigSnapshot | None = None
+) -> Sampling:
+    """Room for the passage in another voice (a screenplay or a noir take runs longer than the original),
+    within the place's caps on length and temperature."""
+    settings = settings or defaults()
     budget = 80 if request.style.key == "haiku" else min(600, max(96, len(request.text) // 2))
-    return Sampling(max_tokens=budget, temperature=0.8, top_p=0.95, presence_penalty=presence_penalty)
+    return Sampling(
+        max_tokens=settings.tokens(budget, use_default=False),
+        temperature=settings.heat(0.8),
+        top_p=0.95,
+        presence_penalty=presence_penalty,
+    )
 
 
 class RewriteService:
-    def __init__(self, engine: EngineClient, *, presence_penalty: float = 0.0) -> None:
+    def __init__(self, engine: EngineClient, gate: SafetyGate | None = None, *, presence_penalty: float = 0.0) -> None:
         self._engine = engine
+        self._gate = gate
         self._presence = presence_penalty
 
-    async def rewrite(self, request: RewriteRequest, *, tenant: str) -> AsyncIterator[RewriteEvent]:
-        """Yield the place in line, the growing rewrite (whole, defused), and finally what to show."""
+    async def rewrite(
+        self, request: RewriteRequest, *, tenant: str, safety: SafetyContext | None = None
+    ) -> AsyncIterator[RewriteEvent]:
+        """Yield the place in line, the growing rewrite (whole, defused), and finally what to show.
+        `safety`: who asked where, under which settings (the gate and the caps); None: the defaults, no gate."""
+        settings = safety.settings if safety else defaults()
+        gate = self._gate if safety else None
         text, finish = "", "stop"
-        stream = self._engine.stream(messages(request), tenant=tenant, sampling=sampling(request, self._presence))
-        async for event in stream:
+        ask, how = messages(request, settings), sampling(request, self._presence, settings)
+        async for event in self._engine.stream(ask, tenant=tenant, sampling=how):
             if isinstance(event, TextDelta):
                 text += event.text
-                yield TextDelta(defuse_mentions(text.strip()))
+                shown = text.strip()
+                yield TextDelta(defuse_mentions(gate.preview(settings, shown) if gate else shown))
             elif isinstance(event, Finished):
                 finish = event.reason
             else:
@@ -133,10 +156,21 @@ class RewriteService:
         if finish == "timeout":
             final = cut_at_boundary(final)
         final = defuse_mentions(final)
+        verdict = await gate.check_output(safety, final) if gate and safety and final else None
+        if verdict is not None and not verdict.allowed:
+            yield RewriteDone("", truncated=False, cut_short=False, safety=verdict.reason, withheld=True)
+            return
+        final = verdict.text if verdict else final
         form_check = None
         if request.style.key == "haiku" and final:
             form_check = await asyncio.to_thread(check, get_form("haiku"), final)
-        yield RewriteDone(final, truncated=finish == "length", cut_short=finish == "timeout", form_check=form_check)
+        yield RewriteDone(
+            final,
+            truncated=finish == "length",
+            cut_short=finish == "timeout",
+            form_check=form_check,
+            safety=verdict.reason if verdict else "",
+        )
 
 
 def message_text(content: str, embeds: list[tuple[str, str, list[tuple[str, str]]]]) -> str:

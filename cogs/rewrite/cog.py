@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import ConfigSnapshot
 from bot.engine_client import EngineError, Queued, TextDelta
 from bot.errors import NotFound, describe
 from bot.rewrite import FREE, STYLES, RewriteDone, RewriteRequest, message_text, prepare
+from bot.safety.gate import WITHHELD, SafetyContext
 from bot.text import echo, quote, truncate
 from cogs.rewrite.views import FreeStyle, StylePicker, picker
-from cogs.ui import NO_PINGS, InteractionSink, defer_public, guarded, in_guild, renderer
+from cogs.ui import NO_PINGS, InteractionSink, admit, defer_public, guarded, in_guild, place_of, renderer
 
 MENU_NAME = "Rewrite in a style…"
 
@@ -32,7 +36,7 @@ def header(request: RewriteRequest, origin: discord.Message | None) -> str:
 
 
 def footer(done: RewriteDone, user_id: int) -> str:
-    lines = []
+    lines = [f"🛡️ *{done.safety}*"] if done.safety else []
     if done.cut_short:
         lines.append("✂️ *Time ran out, so the rewrite stops here.*")
     if done.truncated:
@@ -66,8 +70,9 @@ class Rewrite(commands.Cog):
     async def rewrite(self, interaction: discord.Interaction, text: str, style: str) -> None:
         in_guild(interaction)
         request = prepare(text, style)  # bad input is answered privately, before deferring
+        settings = await admit(interaction, "rewrite", _typed(request, "text"), generates=True)
         await defer_public(interaction)
-        await self._write(interaction, request, None)
+        await self._write(interaction, request, None, settings)
 
     @rewrite.autocomplete("style")
     async def style_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -80,7 +85,10 @@ class Rewrite(commands.Cog):
 
     async def rewrite_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The message command: check there is something to rewrite, then offer the styles (privately)."""
-        in_guild(interaction)
+        guild_id = in_guild(interaction)
+        bot: Any = self.bot
+        settings = await bot.config.at(place_of(interaction))  # turned off here: say so before the styles
+        bot.limits.check(settings, guild_id, interaction.user.id, "rewrite", generates=False)
         prepare(source_of(message), "noir")  # empty or huge: say so now, not after a style was picked
         await interaction.response.send_message(
             f"🎭 Rewrite {quote(message.author.display_name, 40)}'s message in which style?",
@@ -107,17 +115,35 @@ class Rewrite(commands.Cog):
         except discord.NotFound:
             raise NotFound("That message is gone, so there is nothing to rewrite.") from None
         request = prepare(source_of(origin), style)
+        settings = await admit(interaction, "rewrite", _typed(request, "passage"), generates=True)
         await defer_public(interaction)
-        await self._write(interaction, request, origin)
+        await self._write(interaction, request, origin, settings)
 
     async def _write(
-        self, interaction: discord.Interaction, request: RewriteRequest, origin: discord.Message | None
+        self,
+        interaction: discord.Interaction,
+        request: RewriteRequest,
+        origin: discord.Message | None,
+        settings: ConfigSnapshot,
+    ) -> None:
+        bot: Any = self.bot
+        guild_id = in_guild(interaction)
+        safety = SafetyContext(guild_id, interaction.channel_id, interaction.user.id, "rewrite", settings)
+        with bot.limits.writing(guild_id):  # counted against the server's limit while it is written
+            await self._stream(interaction, request, origin, safety)
+
+    async def _stream(
+        self,
+        interaction: discord.Interaction,
+        request: RewriteRequest,
+        origin: discord.Message | None,
+        safety: SafetyContext,
     ) -> None:
         sink = InteractionSink(interaction)
         stream = renderer(sink, header(request, origin))
         done: RewriteDone | None = None
         try:
-            async for event in self.bot.rewrites.rewrite(request, tenant=str(interaction.guild_id)):
+            async for event in self.bot.rewrites.rewrite(request, tenant=str(interaction.guild_id), safety=safety):
                 if isinstance(event, Queued):
                     await stream.queued(event.position, event.eta)
                 elif isinstance(event, TextDelta):
@@ -130,7 +156,15 @@ class Rewrite(commands.Cog):
         except discord.NotFound:
             return  # the message was deleted while we wrote; leaving the stream aborts the generation
         assert done is not None
+        if done.withheld:
+            await stream.finish("", note=f"{WITHHELD} {done.safety}")
+            return
         if not done.text:
             await stream.finish("", note="🤔 The storyteller found no words this time. Please try again.")
             return
         await stream.finish(done.text, note=footer(done, interaction.user.id))
+
+
+def _typed(request: RewriteRequest, passage: str) -> dict[str, str]:
+    """What the gate screens before the model sees it: the passage and a style in the user's own words."""
+    return {passage: request.text, "style": request.free_style}

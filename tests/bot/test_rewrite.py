@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.config import ConfigService
 from bot.engine_client import Finished, Queued, TextDelta
+from bot.moderation import Actor
 from bot.rewrite import (
     FREE,
     STYLES,
@@ -19,7 +21,9 @@ from bot.rewrite import (
     sampling,
     style_named,
 )
+from bot.safety.gate import SafetyContext, SafetyGate
 from bot.text import InputProblem
+from storage.db import Database
 
 
 @pytest.mark.parametrize(
@@ -101,3 +105,27 @@ async def test_a_rewrite_streams_defused_and_a_haiku_is_checked() -> None:
     )
     done = [e async for e in haiku.rewrite(prepare("It rains; a cat watches.", "haiku"), tenant="1")][-1]
     assert isinstance(done, RewriteDone) and done.form_check is not None and done.form_check.passed
+
+
+async def test_a_rewrite_passes_the_safety_gate_and_the_places_caps(db: Database) -> None:
+    config = ConfigService(db)
+    mod = Actor.of(1, 100, True, ())
+    for key, value in (("blocked_words", "grue"), ("max_length", "40"), ("max_temperature", "0.5")):
+        await config.set(mod, key, value)
+    safety = SafetyContext(100, 200, 5, "rewrite", await config.resolve(100, 200))
+    engine = Scripted(["A gr", "ue waits in the rain."], "stop")
+    service = RewriteService(engine, SafetyGate(db))  # type: ignore[arg-type]
+    events = [e async for e in service.rewrite(prepare("Mira waits.", "noir"), tenant="100", safety=safety)]
+    done = events[-1]
+    assert isinstance(done, RewriteDone) and not done.withheld and "grue" not in done.text.casefold()
+    assert done.text.endswith("waits in the rain.") and done.safety == "Blocked words were blacked out."
+    assert all("grue" not in e.text.casefold() for e in events if isinstance(e, TextDelta))
+    sent = engine.bodies[0]
+    assert sent.max_tokens == 40 and sent.temperature == 0.5  # type: ignore[attr-defined]
+
+    await config.set(mod, "blocked_output_action", "withhold")
+    safety = SafetyContext(100, 200, 5, "rewrite", await config.resolve(100, 200))
+    engine = Scripted(["A grue waits."], "stop")
+    service = RewriteService(engine, SafetyGate(db))  # type: ignore[arg-type]
+    done = [e async for e in service.rewrite(prepare("Mira waits.", "noir"), tenant="100", safety=safety)][-1]
+    assert isinstance(done, RewriteDone) and done.withheld and done.text == "" and done.safety

@@ -3,8 +3,16 @@ loopback Discord, the real bot, and the real engine and model. The model's words
 
 from __future__ import annotations
 
+import functools
+import json
+
+import pytest
+
+from bot.safety.matcher import REDACTION, Matcher
 from bot.streaming import WRITING
 from tests.e2e.conftest import BotHandle, World, no_pings
+from tests.e2e.test_safety import COMMON, streamed_text
+from tests.e2e.test_stories import answer
 from tests.fakediscord import FakeDiscord, FakeInteraction, Message
 
 MENU = "Rewrite in a style…"
@@ -76,3 +84,52 @@ async def test_rewrite_refuses_empty_huge_and_hostile_requests_clearly(
     styles = await fake.autocomplete(world.alice, world.channel, "rewrite", focused="style", text="x", style="sha")
     assert [c["value"] for c in styles] == ["shakespearean"]
     assert not no_pings(fake.messages(world.channel))
+
+
+async def test_rewrite_honours_the_servers_switch_and_passes_the_safety_gate(
+    fake: FakeDiscord, world: World, taleweaver: BotHandle
+) -> None:
+    """`rewrite_enabled` turns both ways in off; blocked words are refused on the way in and blacked out on the
+    way out (the commonest English words are blocked, so the model's real output has some to black out)."""
+    mod, alice, chan = world.mod, world.alice, world.channel
+    proxy = taleweaver.proxy
+    assert proxy is not None
+    target = await fake.post_message(world.bob, chan, "Bob lights the lantern and the grue waits in the dark.")
+    asked = proxy.completions
+    await answer(await fake.invoke(mod, chan, "config set", key="rewrite_enabled", value="off", channel=chan))
+    slash = await fake.invoke(alice, chan, "rewrite", text="The door opened.", style="noir")
+    assert "Rewrites are turned off" in await answer(slash) and slash.ephemeral
+    menu = await fake.context_menu(alice, chan, MENU, target)
+    assert "Rewrites are turned off" in await answer(menu) and menu.ephemeral
+
+    await answer(await fake.invoke(mod, chan, "config set", key="rewrite_enabled", value="on", channel=chan))
+    await answer(await fake.invoke(mod, chan, "config set", key="blocked_words", value="grue"))
+    slash = await fake.invoke(alice, chan, "rewrite", text="A G\u200bRUE sleeps.", style="noir")
+    assert "Your text contains" in await answer(slash) and slash.ephemeral
+    _, chooser = await picked(fake, world, target)
+    refused = await fake.select(alice, chooser, f"rewrite:pick:{target.id}", ["noir"])
+    assert "Your passage contains" in await answer(refused) and refused.ephemeral
+    assert proxy.completions == asked, "nothing refused reached the model"
+
+    await answer(await fake.invoke(mod, chan, "config set", key="blocked_words", value=", ".join(COMMON)))
+    await answer(await fake.invoke(mod, chan, "config set", key="max_length", value="40"))
+    matcher = Matcher(COMMON)
+    for _ in range(3):  # a rewrite with none of these words is possible, if very unlikely; it is tried again
+        start = len(proxy.streamed)
+        ix = await fake.invoke(alice, chan, "rewrite", text="Mira walks toward old mills at dusk.", style="epic")
+        message = await taleweaver.wait(functools.partial(_rewritten, ix), what="the rewrite")
+        if matcher.find(streamed_text(bytes(proxy.streamed[start:]))):
+            break
+    else:
+        pytest.fail("in three rewrites the model never wrote a common English word; nothing to redact")
+    assert REDACTION in message.content and "Blocked words were blacked out" in message.content
+    body = message.content.split("\n\n", 1)[1].split("\n🛡️", 1)[0]
+    assert not matcher.find(body), body
+    sent = json.loads(proxy.requests[-1])
+    assert sent["max_tokens"] <= 40 and "suitable for all ages" in sent["messages"][0]["content"]
+    assert not no_pings(fake.messages(chan))
+
+
+def _rewritten(ix: FakeInteraction) -> Message | None:
+    message = ix.original
+    return message if message is not None and "— rewritten for" in message.content else None

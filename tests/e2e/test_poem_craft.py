@@ -56,7 +56,8 @@ async def test_haiku_best_of_four_with_its_check(fake: FakeDiscord, world: World
     assert not any(WRITING in v.content for v in message.history), "no single draft was streamed"
     assert DRAFTING not in message.content
     number = poem_id(message)
-    assert message.custom_ids == [f"poem:{a}:{number}" for a in ("regen", "another", "save", "check")]
+    assert message.custom_ids[:4] == [f"poem:{a}:{number}" for a in ("regen", "another", "save", "check")]
+    assert [c.rsplit(":", 1)[0] for c in message.custom_ids[4:]] == ["rate:up", "rate:down"], "and a rating pair"
 
     await taleweaver.restart()  # the button outlives the bot
     shown = await fake.click(world.bob, message, custom_id=f"poem:check:{number}")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 import aiosqlite
 
 from bot.config import ConfigSnapshot, defaults
+from bot.craft.narration import TakeContext, first_person, rank_takes
 from bot.engine_client import EngineClient, Sampling
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.memory import ContextBuilder
@@ -53,6 +54,7 @@ from bot.story_rules import (
 from bot.text import clean_input, quote
 from bot.tokens import EstimatingCounter, TokenCounter
 from storage import guilds
+from storage import lore as lore_repo
 from storage import stories as repo
 from storage import turns as turn_repo
 from storage import votes as vote_repo
@@ -65,6 +67,7 @@ NO_STORY = "There is no story running in this channel. Start one with `/story st
 SUMMARY_SHARE = 0.5  # refresh the summary once unsummarised turns exceed this share of the budget
 SUMMARY_CHUNK = 1500  # tokens of turns folded into the summary per refresh
 KEEP_VERBATIM = 4  # the newest turns are never summarised away
+TAKE_HISTORY = 12  # turns looked back over for narrations a draft must not copy
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class NarrationPlan:
     sampling: Sampling
     players: list[Player]
     prompt_tokens: int
+    takes: TakeContext | None = None  # what the narrator's drafts are scored against (bot.craft.narration)
+    choices: int = 1  # versions put to a vote (1: no vote); the drafts asked for (`sampling.n`) may be more
     settings: ConfigSnapshot = field(default_factory=defaults)  # the story's channel's, when it was planned
 
 
@@ -125,11 +130,18 @@ class StoryService:
         counter: TokenCounter | None = None,
         prompt_budget: int = 2048,
         narration_tokens: int = 280,
+        presence_penalty: float = 0.0,
+        frequency_penalty: float = 0.0,
+        narration_drafts: int = 1,
         clock: Callable[[], float] = time.time,
         gate: SafetyGate | None = None,
         settings_at: SettingsAt | None = None,
     ) -> None:
+        """`presence_penalty`/`frequency_penalty`: repetition control sent with every narration;
+        `narration_drafts`: takes written at once, the best-scored posted (1: one take, streamed)."""
+        self._narration_drafts = narration_drafts
         self._db = db
+        self._penalties = {"presence_penalty": presence_penalty, "frequency_penalty": frequency_penalty}
         self._gate = gate
         self._settings_at = settings_at
         self._engine = engine
@@ -318,14 +330,35 @@ class StoryService:
                 round_turns = await turn_repo.in_round(conn, story.id, story.round)
                 instruction = round_instruction(round_turns, names, final)
             prompt = await self.memory.build(conn, story, players, instruction)
-        n = story.choices if kind == "round" and story.choices > 1 else 1
+            takes = await self._take_context(conn, story, players, prompt.lore_included)
+        choices = story.choices if kind == "round" and story.choices > 1 else 1
+        n = max(choices, self._narration_drafts)  # best of N: one batched request, the drafts scored
         settings = await self.settings(story)
         sampling = Sampling(
-            max_tokens=settings.tokens(self._narration_tokens), temperature=settings.heat(0.85), top_p=0.95,
-            stop=stop_sequences(players), n=n,
-        )  # fmt: skip
+            max_tokens=settings.tokens(self._narration_tokens),
+            temperature=settings.heat(0.85),
+            top_p=0.95,
+            stop=stop_sequences(players),
+            n=n,
+            **self._penalties,
+        )
         messages = with_rules(prompt.messages, settings)
-        return NarrationPlan(story, kind, messages, sampling, players, prompt.tokens, settings)
+        return NarrationPlan(
+            story, kind, messages, sampling, players, prompt.tokens, takes=takes, choices=choices, settings=settings
+        )
+
+    async def _take_context(
+        self, conn: aiosqlite.Connection, story: Story, players: list[Player], lore_ids: tuple[int, ...]
+    ) -> TakeContext:
+        recent = await turn_repo.recent(conn, story.id, limit=TAKE_HISTORY, after_seq=0)
+        entries = await lore_repo.for_channel(conn, story.channel_id) if lore_ids else []
+        return TakeContext(
+            names=tuple(p.name for p in players),
+            earlier=tuple(t.text for t in recent if t.kind == "narrator"),
+            lore_keys=tuple(k for e in entries if e.id in lore_ids for k in e.keys),
+            author_note=story.author_note,
+            first_person_ok=first_person(story.premise),
+        )
 
     async def settings(self, story: Story) -> ConfigSnapshot:
         """The moderators' settings in the story's channel (defaults without a registry)."""
@@ -344,7 +377,7 @@ class StoryService:
 
         `truncated`: the engine stopped at the token limit, so unfinished sentences are trimmed.
         """
-        options = self.narration_options(plan, texts, truncated)[: max(1, plan.sampling.n)]
+        options = self.narration_options(plan, texts, truncated)[: max(1, plan.choices)]
         screened = [t for t in [await self.screen_output(plan, o) for o in options] if t]
         if options and not screened:
             return await self.fail_narration(plan.story.id, "The narrator's text went against this server's rules.")
@@ -377,11 +410,14 @@ class StoryService:
             prompt = await self.memory.build(conn, story, players, continue_instruction())
         settings = await self.settings(story)
         sampling = Sampling(
-            max_tokens=settings.tokens(self._narration_tokens), temperature=settings.heat(0.85), top_p=0.95,
+            max_tokens=settings.tokens(self._narration_tokens),
+            temperature=settings.heat(0.85),
+            top_p=0.95,
             stop=stop_sequences(players),
-        )  # fmt: skip
+            **self._penalties,
+        )
         messages = with_rules(prompt.messages, settings)
-        return NarrationPlan(story, "continuation", messages, sampling, players, prompt.tokens, settings), turn
+        return NarrationPlan(story, "continuation", messages, sampling, players, prompt.tokens, settings=settings), turn
 
     async def extend_narration(self, plan: NarrationPlan, turn: Turn, text: str, truncated: bool) -> Turn:
         """Add the narrator's continuation to its part, if nobody has written since. Returns the part."""
@@ -403,9 +439,15 @@ class StoryService:
         return await objection(self._gate.output_checks if self._gate else (), guild_id, text)
 
     def narration_options(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> list[str]:
-        """The distinct, non-empty narrations among `texts`, cleaned as they would be stored."""
-        cleaned = (clean_narration(x, plan.players, truncated=truncated) for x in texts)
-        return list(dict.fromkeys(t for t in cleaned if t))
+        """The distinct, non-empty narrations among `texts`, cleaned as they would be stored, best first:
+        scored on what the model wrote (a line for a player counts against a take even though cleaning
+        cuts it), so one draft is posted and a vote offers the best ones."""
+        cleaned = [(clean_narration(x, plan.players, truncated=truncated), x) for x in texts]
+        kept = [(text, raw) for text, raw in cleaned if text]
+        if plan.takes is not None and len(kept) > 1:
+            order = rank_takes([raw for _, raw in kept], plan.takes)
+            kept = [kept[i] for i, _ in order]
+        return list(dict.fromkeys(text for text, _ in kept))
 
     async def fail_narration(self, story_id: int, reason: str) -> Outcome:
         async with self._db.transaction() as conn:
@@ -580,7 +622,7 @@ class StoryService:
         result = await self._engine.complete(
             with_rules(messages, settings), tenant=str(story.guild_id), sampling=sampling
         )
-        plan = NarrationPlan(story, "recap", messages, sampling, [], 0, settings)
+        plan = NarrationPlan(story, "recap", messages, sampling, [], 0, settings=settings)
         return story, await self.screen_output(plan, clean_narration(result.text, []))
 
     async def refresh_summary(self, story_id: int) -> bool:

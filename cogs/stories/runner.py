@@ -346,8 +346,10 @@ class StoryRunner:
         return text, finish
 
     async def _narrate_choices(self, channel: discord.abc.Messageable, plan: NarrationPlan) -> Outcome:
-        """Several continuations to vote on. A small model sometimes repeats itself or writes nothing
-        usable, so it gets one more go before the story falls back to a single continuation."""
+        """Several drafts in one batched request: the best-scored are put to a vote, or (NARRATION_DRAFTS,
+        no vote) the best one is posted. A small model sometimes repeats itself or writes nothing usable,
+        so it gets one more go before the story falls back to a single continuation."""
+        wanted = 2 if plan.choices > 1 else 1
         texts: list[str] = []
         truncated = False
         scope = self._cancel_scope(plan)
@@ -362,7 +364,7 @@ class StoryRunner:
                         )
                         texts += completion.texts
                         truncated = truncated or "length" in completion.finish_reasons
-                        if len(self.service.narration_options(plan, texts, truncated)) >= 2:
+                        if len(self.service.narration_options(plan, texts, truncated)) >= wanted:
                             break
             finally:
                 await _quietly(notice.delete())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -67,9 +68,11 @@ class Generation:
         return position, scheduler.wait_estimate(position)
 
     async def deltas(self) -> AsyncIterator[Delta]:
-        async for delta in self.deltas_or_ticks(None):
-            if delta is not None:
-                yield delta
+        # aclosing: closing this generator closes the inner one at once, so its `finally` aborts what is left
+        async with aclosing(self.deltas_or_ticks(None)) as inner:
+            async for delta in inner:
+                if delta is not None:
+                    yield delta
 
     async def deltas_or_ticks(self, tick: float | None) -> AsyncIterator[Delta | None]:
         """The deltas, plus None whenever `tick` seconds pass without one (a moment to report the line)."""

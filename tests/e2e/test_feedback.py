@@ -69,7 +69,8 @@ async def test_ratings_regenerate_and_save_are_recorded(fake: FakeDiscord, world
 
     def regenerated() -> Message | None:
         message = fake.message_by_id[poem.id]
-        return message if len(message.history) > versions + 1 and message.custom_ids else None
+        done = any(c.startswith("rate:") for c in message.custom_ids)  # not the Cancel button it shows while writing
+        return message if len(message.history) > versions + 1 and done else None
 
     rewritten = await taleweaver.wait(regenerated, what="the regenerated poem")
     new_text = (await taleweaver.bot.poems.get(number)).text

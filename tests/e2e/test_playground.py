@@ -59,7 +59,7 @@ def test_a_poem_saved_and_listed_then_bad_input_and_quit(tmp_path: Path) -> None
     assert "Traceback" not in out
     assert "engine    ready" in out  # the engine's load progress, concisely
     assert "Taleweaver: **Haiku** · *rain*" in out  # the poem's header, streamed
-    assert "[1] 🔄 Regenerate  [2] ✨ Another take  [3] 📚 Save to anthology  [4] 🗑️ Delete" in out
+    assert "[1] 🔄 Regenerate  [2] ✨ Another take  [3] 📚 Save to anthology  [4] " in out and "🗑️ Delete" in out
     assert "📚 In the anthology (disabled)" in out  # the Save click updated the buttons
     assert "(only you can see this): 📚 Saved to the anthology as poem #1." in out
     assert "│ 📚 Anthology" in out and "`#1` **Haiku** · rain — @you" in out

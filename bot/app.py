@@ -27,6 +27,7 @@ from bot.npcs.conversation import NpcConversation
 from bot.npcs.service import NpcService
 from bot.poems import PoemService
 from bot.privacy import PrivacyService
+from bot.rewrite import RewriteService
 from bot.safety.automod import AutoModRules
 from bot.safety.gate import SafetyGate
 from bot.safety.limits import UsageLimits
@@ -45,6 +46,7 @@ EXTENSIONS = (
     "cogs.controls",  # first: its buttons (Cancel, Delete) are what the others put under their messages
     "cogs.feedback",
     "cogs.poems",
+    "cogs.rewrite",
     "cogs.stories",
     "cogs.lore",
     "cogs.npcs",
@@ -76,16 +78,28 @@ class Taleweaver(commands.Bot):
         self.automod = AutoModRules()  # the cogs.automod extension gives it a loader
         self.gate = SafetyGate(db, output_checks=[self.automod.check])
         self.limits = UsageLimits()
-        self.poems = PoemService(db, engine, self.gate)
+        self.poems = PoemService(
+            db,
+            engine,
+            self.gate,
+            drafts=settings.poem_drafts,
+            draft_seconds=settings.poem_draft_seconds,
+            presence_penalty=settings.poem_presence_penalty,
+            frequency_penalty=settings.poem_frequency_penalty,
+        )
         self.stories = StoryService(
             db,
             self.moderation,
             prompt_budget=settings.story_prompt_tokens,
             narration_tokens=settings.narration_tokens,
+            presence_penalty=settings.narration_presence_penalty,
+            frequency_penalty=settings.narration_frequency_penalty,
+            narration_drafts=settings.narration_drafts,
             gate=self.gate,
             settings_at=self.settings_at,
         )
         self.narrator = Narrator(self.stories, engine)
+        self.rewrites = RewriteService(engine, self.gate, presence_penalty=settings.narration_presence_penalty)
         self.lore = LoreService(db, self.moderation)
         self.npcs = NpcService(db, self.moderation)
         self.npc_cards = CardService(db, self.npcs)

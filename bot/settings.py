@@ -30,6 +30,9 @@ the engine and the bot, in your terminal.
 """
 
 
+MAX_DRAFTS = 8  # the engine's most choices (`n`) in one request
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
@@ -59,6 +62,13 @@ class Settings:
     tokenizer: str | None = None  # the model's tokenizer for prompt budgets; default: what the engine reports
     story_prompt_tokens: int = 2048
     narration_tokens: int = 280  # the longest narrator part, in tokens
+    poem_drafts: int = 4  # drafts of a poem with a checked form, written in one batched request
+    poem_draft_seconds: float = 90.0  # generation time for those drafts; then the best finished one is shown
+    poem_presence_penalty: float = 0.2  # light: rhymes and refrains must repeat sounds and lines
+    poem_frequency_penalty: float = 0.0
+    narration_drafts: int = 1  # takes a narration is chosen from (1: one take, streamed as it is written)
+    narration_presence_penalty: float = 0.3  # against a narrator that repeats its prologue
+    narration_frequency_penalty: float = 0.3
     npc_line_tokens: int = 90  # the longest NPC line, in tokens
     # Read plain messages so NPCs answer replies and "Mira, ..." (needs Discord's privileged
     # message-content intent switched on in the developer portal). Off: /npc say and /scene still work.
@@ -81,6 +91,20 @@ class Settings:
             raise SettingsError("STORY_PROMPT_TOKENS must be at least 256.")
         if not 16 <= self.narration_tokens <= 4096:
             raise SettingsError("STORY_NARRATION_TOKENS must be between 16 and 4096.")
+        if not 1 <= self.poem_drafts <= MAX_DRAFTS:
+            raise SettingsError(f"POEM_DRAFTS must be between 1 and {MAX_DRAFTS} (the engine's most per request).")
+        if not 1 <= self.narration_drafts <= MAX_DRAFTS:
+            raise SettingsError(f"NARRATION_DRAFTS must be between 1 and {MAX_DRAFTS}.")
+        if not 0 < self.poem_draft_seconds < math.inf:
+            raise SettingsError("POEM_DRAFT_SECONDS must be a positive number of seconds.")
+        for name, value in (
+            ("POEM_PRESENCE_PENALTY", self.poem_presence_penalty),
+            ("POEM_FREQUENCY_PENALTY", self.poem_frequency_penalty),
+            ("NARRATION_PRESENCE_PENALTY", self.narration_presence_penalty),
+            ("NARRATION_FREQUENCY_PENALTY", self.narration_frequency_penalty),
+        ):
+            if not -2.0 <= value <= 2.0:
+                raise SettingsError(f"{name} must be between -2 and 2 (OpenAI's range; 0 turns it off).")
         if not 16 <= self.npc_line_tokens <= 1024:
             raise SettingsError("NPC_LINE_TOKENS must be between 16 and 1024.")
         if isinstance(self.shard_count, int) and not 1 <= self.shard_count <= 10_000:
@@ -128,6 +152,13 @@ class Settings:
             "tokenizer": text("TOKENIZER"),
             "story_prompt_tokens": number("STORY_PROMPT_TOKENS", int),
             "narration_tokens": number("STORY_NARRATION_TOKENS", int),
+            "poem_drafts": number("POEM_DRAFTS", int),
+            "poem_draft_seconds": number("POEM_DRAFT_SECONDS", float),
+            "poem_presence_penalty": number("POEM_PRESENCE_PENALTY", float),
+            "poem_frequency_penalty": number("POEM_FREQUENCY_PENALTY", float),
+            "narration_drafts": number("NARRATION_DRAFTS", int),
+            "narration_presence_penalty": number("NARRATION_PRESENCE_PENALTY", float),
+            "narration_frequency_penalty": number("NARRATION_FREQUENCY_PENALTY", float),
             "npc_line_tokens": number("NPC_LINE_TOKENS", int),
             "npc_message_content": flag("NPC_MESSAGE_CONTENT"),
             "shutdown_grace": number("SHUTDOWN_GRACE", float),

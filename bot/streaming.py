@@ -21,6 +21,7 @@ WRITING = "✍️ *still writing…*"
 STATUS_ROOM = 160  # kept free on every page, so page breaks do not move when the status line changes
 WAITING = "⏳ *waiting for the storyteller…*"
 BUSY = "⏳ *the storyteller is busy: "  # then the place in line (and the expected wait)
+DRAFTING = "✍️ *drafting "  # then what is being drafted and how far along it is
 
 
 class MessageSink(Protocol):
@@ -90,6 +91,11 @@ class StreamRenderer:
         self._status = WRITING
         await self._render(force=False)
 
+    async def progress(self, status: str) -> None:
+        """Show a status line instead of text (e.g. drafts being written). Rendered at most every `interval`."""
+        self._status = status
+        await self._render(force=False)
+
     async def finish(self, text: str | None = None, note: str = "") -> list[Any]:
         """Render the final text with `note` (e.g. a truncation warning) instead of the writing status."""
         if text is not None:
@@ -139,7 +145,7 @@ def interrupted(content: str, note: str) -> str | None:
     None if the message claims no unfinished work: it was finished, or it is not a stream's last page.
     """
     body, _, status = content.rpartition("\n\n")
-    if status not in (WRITING, WAITING) and not status.startswith(BUSY):
+    if status not in (WRITING, WAITING) and not status.startswith((BUSY, DRAFTING)):
         return None
     return f"{body}\n\n{note}".strip()
 

@@ -9,7 +9,8 @@ aborts what is left. There are no helper tasks to cancel: the only abort path is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,12 +67,14 @@ class Generation:
         position = min((scheduler.position(s) for s in self.seqs), default=0)
         return position, scheduler.wait_estimate(position)
 
-    async def deltas(self) -> AsyncIterator[Delta]:
-        async for delta in self.deltas_or_ticks(None):
-            if delta is not None:
-                yield delta
+    async def deltas(self) -> AsyncGenerator[Delta, None]:
+        # aclosing: closing this generator closes the inner one at once, so its `finally` aborts what is left
+        async with aclosing(self.deltas_or_ticks(None)) as inner:
+            async for delta in inner:
+                if delta is not None:
+                    yield delta
 
-    async def deltas_or_ticks(self, tick: float | None) -> AsyncIterator[Delta | None]:
+    async def deltas_or_ticks(self, tick: float | None) -> AsyncGenerator[Delta | None, None]:
         """The deltas, plus None whenever `tick` seconds pass without one (a moment to report the line)."""
         pending = set(range(len(self.seqs)))
         try:

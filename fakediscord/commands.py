@@ -109,7 +109,10 @@ def validate_command(item: JSON, path: str) -> None:
     kind = int(item.get("type", 1))
     name = str(item.get("name", ""))
     prefix = f"{path}." if path else ""
-    if not NAME_RE.match(name) or (kind == CHAT_INPUT and name != name.lower()):
+    # Slash command names are one lower-case word; user and message commands (context menus) may be
+    # mixed case with spaces and punctuation ("Rewrite in a style…"), 1-32 characters.
+    menu_name_ok = kind != CHAT_INPUT and 1 <= len(name) <= 32 and name.strip() == name and bool(name)
+    if not (menu_name_ok or NAME_RE.match(name)) or (kind == CHAT_INPUT and name != name.lower()):
         raise invalid_form({f"{prefix}name": field_error("APPLICATION_COMMAND_INVALID_NAME", f"Invalid name {name!r}")})
     if kind == CHAT_INPUT:
         _validate_options(item.get("options") or [], f"{prefix}options", item)

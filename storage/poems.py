@@ -24,6 +24,9 @@ class Poem:
     created_at: float
     saved_by: int | None
     saved_at: float | None
+    word: str = ""  # an acrostic's word
+    drafts: int = 0  # how many drafts the text was chosen from (0: not chosen, e.g. before checking existed)
+    form_check: str | None = None  # FormCheck JSON of the text; None: not checked
 
     @property
     def saved(self) -> bool:
@@ -44,12 +47,13 @@ async def create(
     form: str,
     mood: str = "",
     language: str = "",
+    word: str = "",
 ) -> Poem:
     row = await returning_one(
         conn,
-        "INSERT INTO poems (guild_id, channel_id, author_id, topic, form, mood, language, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        (guild_id, channel_id, author_id, topic, form, mood, language, time.time()),
+        "INSERT INTO poems (guild_id, channel_id, author_id, topic, form, mood, language, word, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        (guild_id, channel_id, author_id, topic, form, mood, language, word, time.time()),
     )
     return _poem(row)
 
@@ -60,8 +64,41 @@ async def get(conn: aiosqlite.Connection, poem_id: int) -> Poem | None:
     return _poem(row) if row else None
 
 
-async def set_text(conn: aiosqlite.Connection, poem_id: int, text: str) -> None:
-    await conn.execute("UPDATE poems SET text = ? WHERE id = ?", (text, poem_id))
+@dataclass(frozen=True)
+class StoredDraft:
+    poem_id: int
+    idx: int
+    text: str
+    score: float
+    passed: bool
+    chosen: bool
+
+
+async def set_text(
+    conn: aiosqlite.Connection, poem_id: int, text: str, *, form_check: str | None = None, drafts: int = 0
+) -> None:
+    """The poem's text and, when its form was checked, the check (JSON) and how many drafts it won over."""
+    await conn.execute(
+        "UPDATE poems SET text = ?, form_check = ?, drafts = ? WHERE id = ?", (text, form_check, drafts, poem_id)
+    )
+
+
+async def set_drafts(conn: aiosqlite.Connection, poem_id: int, drafts: list[StoredDraft]) -> None:
+    """Keep the drafts of the latest writing (those of an earlier one go)."""
+    await conn.execute("DELETE FROM poem_drafts WHERE poem_id = ?", (poem_id,))
+    await conn.executemany(
+        "INSERT INTO poem_drafts (poem_id, idx, text, score, passed, chosen) VALUES (?, ?, ?, ?, ?, ?)",
+        [(poem_id, d.idx, d.text, d.score, int(d.passed), int(d.chosen)) for d in drafts],
+    )
+
+
+async def drafts(conn: aiosqlite.Connection, poem_id: int) -> list[StoredDraft]:
+    async with conn.execute(
+        "SELECT poem_id, idx, text, score, passed, chosen FROM poem_drafts WHERE poem_id = ? ORDER BY idx",
+        (poem_id,),
+    ) as cur:
+        rows = await cur.fetchall()
+    return [StoredDraft(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
 
 
 async def save(conn: aiosqlite.Connection, poem_id: int, saved_by: int) -> bool:

@@ -15,6 +15,7 @@ from bot.settings import Settings
 
 POEM_TEMPERATURE, STORY_TEMPERATURE, TOP_P = 0.8, 0.85, 0.95  # what PoemService and StoryService use
 TENANT = "evaluate"
+BOT = Settings()  # the sampling the bot itself sends (penalties, narration length), so a run measures the bot
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ async def run(
 async def _poem(client: EngineClient, item: PoemItem, options: Options) -> PoemResult:
     sampling = Sampling(
         max_tokens=_cap(item.form.max_tokens, options), temperature=POEM_TEMPERATURE, top_p=TOP_P,
-        seed=options.seed, n=options.n,
+        seed=options.seed, n=options.n, presence_penalty=BOT.poem_presence_penalty,
+        frequency_penalty=BOT.poem_frequency_penalty,
     )  # fmt: skip
     try:
         texts, reasons = await _generate(client, poem_messages(item.form, item.topic, item.mood, item.word), sampling)
@@ -108,8 +110,9 @@ async def _poem(client: EngineClient, item: PoemItem, options: Options) -> PoemR
 
 async def _story(client: EngineClient, item: StoryItem, options: Options) -> StoryResult:
     sampling = Sampling(
-        max_tokens=_cap(Settings().narration_tokens, options), temperature=STORY_TEMPERATURE, top_p=TOP_P,
-        stop=item.stops(), seed=options.seed, n=options.n,
+        max_tokens=_cap(BOT.narration_tokens, options), temperature=STORY_TEMPERATURE, top_p=TOP_P,
+        stop=item.stops(), seed=options.seed, n=options.n, presence_penalty=BOT.narration_presence_penalty,
+        frequency_penalty=BOT.narration_frequency_penalty,
     )  # fmt: skip
     try:
         takes, reasons = await _generate(client, item.messages(), sampling)

@@ -71,6 +71,9 @@ class Sampling:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     n: int = 1
+    presence_penalty: float = 0.0  # OpenAI: -2..2, 0 = off
+    frequency_penalty: float = 0.0  # OpenAI: -2..2, 0 = off
+    repetition_penalty: float = 1.0  # an extension (our engine, vLLM, TGI): 1 = off
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -85,6 +88,13 @@ class Sampling:
             body["stop"] = list(self.stop)
         if self.seed is not None:
             body["seed"] = self.seed
+        # Sent only when set: a server that does not know an extension never sees it.
+        if self.presence_penalty:
+            body["presence_penalty"] = self.presence_penalty
+        if self.frequency_penalty:
+            body["frequency_penalty"] = self.frequency_penalty
+        if self.repetition_penalty != 1.0:
+            body["repetition_penalty"] = self.repetition_penalty
         return body
 
 

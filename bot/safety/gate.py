@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from bot.config import ConfigSnapshot
 from bot.errors import UserFacingError
+from bot.safety import objection
 from bot.safety.matcher import Matcher, digest
 from bot.text import quote
 from storage import guilds
@@ -87,11 +88,9 @@ class SafetyGate:
     async def check_output(self, context: SafetyContext, text: str) -> Verdict:
         """Redact (or withhold, as the moderators chose) blocked words in generated text; withhold it when an
         extra check (such as the server's AutoMod rules) objects."""
-        for check in self.output_checks:
-            why = await check(context.guild_id, text)
-            if why:
-                await self._audit(context, "safety.output_withheld", (), check=why[:100])
-                return Verdict(False, "", why)
+        if why := await objection(self.output_checks, context.guild_id, text):
+            await self._audit(context, "safety.output_withheld", (), check=why[:100])
+            return Verdict(False, "", why)
         matcher = self.matcher(context.settings)
         hits = matcher.find(text)
         if not hits:

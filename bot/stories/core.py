@@ -40,10 +40,18 @@ class StoryCore:
         counter: TokenCounter | None = None,
         prompt_budget: int = 2048,
         narration_tokens: int = 280,
+        presence_penalty: float = 0.0,
+        frequency_penalty: float = 0.0,
+        narration_drafts: int = 1,
         clock: Callable[[], float] = time.time,
         gate: SafetyGate | None = None,
         settings_at: SettingsAt | None = None,
     ) -> None:
+        """`presence_penalty`/`frequency_penalty`: repetition control sent with every narration;
+        `narration_drafts`: takes written at once, the best-scored posted (1: one take, streamed)."""
+        self._narration_drafts = narration_drafts
+        self._presence_penalty = presence_penalty
+        self._frequency_penalty = frequency_penalty
         self._db = db
         self._gate = gate
         self._settings_at = settings_at

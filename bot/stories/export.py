@@ -10,7 +10,8 @@ from bot.text import echo
 from storage.stories import Player, Story
 from storage.turns import Turn
 
-FORMATS = ("markdown", "text")
+FORMATS = ("markdown", "text", "fountain")
+EXTENSIONS = {"markdown": "md", "text": "txt", "fountain": "fountain"}
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class ExportFile:
 def filename_for(story: Story, fmt: str) -> str:
     words = re.sub(r"[^\w\- ]+", "", story.title, flags=re.UNICODE).lower()
     stem = re.sub(r"[ -]+", "-", words).strip("-")[:60].rstrip("-")  # no leading "-": not an option to a shell tool
-    return f"{stem or 'story'}-{story.id}.{'md' if fmt == 'markdown' else 'txt'}"
+    return f"{stem or 'story'}-{story.id}.{EXTENSIONS.get(fmt, 'txt')}"
 
 
 def export_story(story: Story, players: list[Player], turns: list[Turn], fmt: str, model: str = "") -> ExportFile:
@@ -34,6 +35,8 @@ def export_story(story: Story, players: list[Player], turns: list[Turn], fmt: st
     story = replace(story, title=echo(story.title), genre=echo(story.genre), premise=echo(story.premise))
     players = [replace(p, name=echo(p.name)) for p in players]
     turns = [replace(t, text=echo(t.text)) for t in turns]
+    if fmt == "fountain":
+        return ExportFile(filename, fountain(story, players, turns, model).encode("utf-8"))
     names = {p.user_id: p.name for p in players}
     counts: dict[int, int] = {}
     for turn in turns:
@@ -81,3 +84,49 @@ def _md(text: str) -> str:
 
 def _para(text: str, md: bool) -> str:
     return f"*{_md(text)}*" if md else text
+
+
+def fountain(story: Story, players: list[Player], turns: list[Turn], model: str = "") -> str:
+    """The story as a screenplay in Fountain (https://fountain.io): a title page, a scene heading per
+    chapter, the narration as action, each player's turn as dialogue under their character's cue.
+
+    Everything is forced (`.` scene headings, `@` cues, `!` action), so a narration that happens to read
+    "INT. HALL" or "CUT TO:" stays what it is, and notes (`[[`) and boneyards (`/*`) cannot hide text."""
+    names = {p.user_id: p.name for p in players}
+    when = time.strftime("%Y-%m-%d", time.gmtime(story.created_at))
+    narrator = f"Taleweaver{f' ({model})' if model else ''}"
+    out = [
+        f"Title: {_one_line(story.title)}",
+        "Credit: A story told by",
+        f"Author: {_one_line(_cast(players))} and {narrator}",
+        f"Draft date: {when}",
+        f"Notes: {_one_line(story.genre)}. {_one_line(story.premise)}",
+        "",
+    ]
+    chapter = None
+    for turn in turns:
+        if turn.kind == "skip" or not turn.text.strip():
+            continue
+        if turn.round != chapter:
+            chapter = turn.round
+            out += [f".{'PROLOGUE' if chapter == 0 else f'CHAPTER {chapter}'}", ""]
+        paragraphs = [_plain(p) for p in re.split(r"\n\s*\n", turn.text) if p.strip()]
+        if turn.kind == "narrator":
+            for paragraph in paragraphs:
+                out += [*(f"!{line}" for line in paragraph.split("\n")), ""]
+        else:
+            cue = _one_line(names.get(turn.author_id or 0, "A player")).upper()
+            out += [f"@{cue}", *"\n".join(paragraphs).split("\n"), ""]
+    if story.ended_at is not None:
+        out += ["> THE END <", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _one_line(text: str) -> str:
+    return _plain(" ".join(text.split()))
+
+
+def _plain(text: str) -> str:
+    """Text that Fountain shows as written: no notes, boneyard or blank-looking lines inside a block."""
+    text = text.replace("[[", "[ [").replace("]]", "] ]").replace("/*", "/ *").replace("*/", "* /")
+    return "\n".join(line.strip() or "." for line in text.strip().split("\n"))

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import aiosqlite
+
 from bot.config import ConfigSnapshot, defaults
+from bot.craft.narration import TakeContext, first_person, rank_takes
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.llm.client import Sampling
 from bot.llm.types import ChatMessage, message
@@ -28,16 +31,18 @@ from bot.stories.prompts import (
 )
 from bot.stories.results import NarrationKind, NarrationPlan, Outcome, SummaryRequest, VoteResult
 from bot.stories.rules import vote_seconds, word_count
+from storage import lore as lore_repo
 from storage import stories as repo
 from storage import turns as turn_repo
 from storage import votes as vote_repo
-from storage.stories import Story
+from storage.stories import Player, Story
 from storage.turns import Turn
 from storage.votes import Vote
 
 SUMMARY_SHARE = 0.5  # refresh the summary once unsummarised turns exceed this share of the budget
 SUMMARY_CHUNK = 1500  # tokens of turns folded into the summary per refresh
 KEEP_VERBATIM = 4  # the newest turns are never summarised away
+TAKE_HISTORY = 12  # turns looked back over for narrations a draft must not copy
 
 
 class NarrationSteps(StoryCore):
@@ -57,14 +62,36 @@ class NarrationSteps(StoryCore):
                 round_turns = await turn_repo.in_round(conn, story.id, story.round)
                 instruction = round_instruction(round_turns, names, final)
             prompt = await self.memory.build(conn, story, players, instruction)
-        n = story.choices if kind == NarrationKind.ROUND and story.choices > 1 else 1
+            takes = await self._take_context(conn, story, players, prompt.lore_included)
+        choices = story.choices if kind == NarrationKind.ROUND and story.choices > 1 else 1
+        n = max(choices, self._narration_drafts)  # best of N: one batched request, the drafts scored
         settings = await self.settings(story)
         sampling = Sampling(
-            max_tokens=settings.tokens(self._narration_tokens), temperature=settings.heat(0.85), top_p=0.95,
-            stop=stop_sequences(players), n=n,
-        )  # fmt: skip
+            max_tokens=settings.tokens(self._narration_tokens),
+            temperature=settings.heat(0.85),
+            top_p=0.95,
+            stop=stop_sequences(players),
+            n=n,
+            presence_penalty=self._presence_penalty,
+            frequency_penalty=self._frequency_penalty,
+        )
         messages = with_rules(prompt.messages, settings)
-        return NarrationPlan(story, kind, messages, sampling, players, prompt.tokens, settings)
+        return NarrationPlan(
+            story, kind, messages, sampling, players, prompt.tokens, takes=takes, choices=choices, settings=settings
+        )
+
+    async def _take_context(
+        self, conn: aiosqlite.Connection, story: Story, players: list[Player], lore_ids: tuple[int, ...]
+    ) -> TakeContext:
+        recent = await turn_repo.recent(conn, story.id, limit=TAKE_HISTORY, after_seq=0)
+        entries = await lore_repo.for_channel(conn, story.channel_id) if lore_ids else []
+        return TakeContext(
+            names=tuple(p.name for p in players),
+            earlier=tuple(t.text for t in recent if t.kind == "narrator"),
+            lore_keys=tuple(k for e in entries if e.id in lore_ids for k in e.keys),
+            author_note=story.author_note,
+            first_person_ok=first_person(story.premise),
+        )
 
     async def settings(self, story: Story) -> ConfigSnapshot:
         """The moderators' settings in the story's channel (defaults without a registry)."""
@@ -92,7 +119,7 @@ class NarrationSteps(StoryCore):
 
         `truncated`: the engine stopped at the token limit, so unfinished sentences are trimmed.
         """
-        options = self.narration_options(plan, texts, truncated)[: max(1, plan.sampling.n)]
+        options = self.narration_options(plan, texts, truncated)[: max(1, plan.choices)]
         screened = [t for t in [await self.screen_output(plan, o) for o in options] if t]
         if options and not screened:
             return await self.fail_narration(plan.story.id, "The narrator's text went against this server's rules.")
@@ -125,12 +152,16 @@ class NarrationSteps(StoryCore):
             prompt = await self.memory.build(conn, story, players, continue_instruction())
         settings = await self.settings(story)
         sampling = Sampling(
-            max_tokens=settings.tokens(self._narration_tokens), temperature=settings.heat(0.85), top_p=0.95,
+            max_tokens=settings.tokens(self._narration_tokens),
+            temperature=settings.heat(0.85),
+            top_p=0.95,
             stop=stop_sequences(players),
-        )  # fmt: skip
+            presence_penalty=self._presence_penalty,
+            frequency_penalty=self._frequency_penalty,
+        )
         messages = with_rules(prompt.messages, settings)
         kind = NarrationKind.CONTINUATION
-        return NarrationPlan(story, kind, messages, sampling, players, prompt.tokens, settings), turn
+        return NarrationPlan(story, kind, messages, sampling, players, prompt.tokens, settings=settings), turn
 
     async def extend_narration(self, plan: NarrationPlan, turn: Turn, text: str, truncated: bool) -> Turn:
         """Add the narrator's continuation to its part, if nobody has written since. Returns the part."""
@@ -147,9 +178,15 @@ class NarrationSteps(StoryCore):
         return replace(last, text=whole, tokens=tokens, words=words)
 
     def narration_options(self, plan: NarrationPlan, texts: list[str], truncated: bool = False) -> list[str]:
-        """The distinct, non-empty narrations among `texts`, cleaned as they would be stored."""
-        cleaned = (clean_narration(x, plan.players, truncated=truncated) for x in texts)
-        return list(dict.fromkeys(t for t in cleaned if t))
+        """The distinct, non-empty narrations among `texts`, cleaned as they would be stored, best first:
+        scored on what the model wrote (a line for a player counts against a take even though cleaning
+        cuts it), so one draft is posted and a vote offers the best ones."""
+        cleaned = [(clean_narration(x, plan.players, truncated=truncated), x) for x in texts]
+        kept = [(text, raw) for text, raw in cleaned if text]
+        if plan.takes is not None and len(kept) > 1:
+            order = rank_takes([raw for _, raw in kept], plan.takes)
+            kept = [kept[i] for i, _ in order]
+        return list(dict.fromkeys(text for text, _ in kept))
 
     async def fail_narration(self, story_id: int, reason: str) -> Outcome:
         async with self._db.transaction() as conn:
@@ -197,7 +234,9 @@ class NarrationSteps(StoryCore):
             messages = recap_request(story, story.summary, recent, await self._names(conn, story))
         settings = await self.settings(story)
         sampling = Sampling(max_tokens=settings.tokens(160, use_default=False), temperature=settings.heat(0.7))
-        return NarrationPlan(story, NarrationKind.RECAP, with_rules(messages, settings), sampling, [], 0, settings)
+        return NarrationPlan(
+            story, NarrationKind.RECAP, with_rules(messages, settings), sampling, [], 0, settings=settings
+        )
 
     async def summary_due(self, story_id: int) -> SummaryRequest | None:
         """The oldest unsummarised turns to fold into the rolling summary, once they take up too much room."""

@@ -93,7 +93,7 @@ class Narrator:
     async def narrate(self, plan: NarrationPlan) -> AsyncGenerator[NarrationEvent, None]:
         """Write the planned narration (or the versions for a vote) and store it; see the module doc."""
         try:
-            if plan.for_vote:
+            if plan.batched:
                 yield Choosing()
                 yield await self._choices(plan)
                 return
@@ -176,8 +176,10 @@ class Narrator:
         yield NarrationDone(outcome, cut_short=finish == "timeout" and outcome.turn is not None)
 
     async def _choices(self, plan: NarrationPlan) -> NarrationDone | VoteChoices:
-        """Several continuations to vote on. A small model sometimes repeats itself or writes nothing
-        usable, so it gets one more go before the story falls back to a single continuation."""
+        """Several drafts in one batched request: the best-scored are put to a vote, or (NARRATION_DRAFTS,
+        no vote) the best one is posted. A small model sometimes repeats itself or writes nothing usable,
+        so it gets one more go before the story falls back to a single continuation."""
+        wanted = 2 if plan.choices > 1 else 1
         texts: list[str] = []
         truncated = False
         for _ in range(2):
@@ -186,7 +188,7 @@ class Narrator:
             )
             texts += completion.texts
             truncated = truncated or "length" in completion.finish_reasons
-            if len(self.stories.narration_options(plan, texts, truncated)) >= 2:
+            if len(self.stories.narration_options(plan, texts, truncated)) >= wanted:
                 break
         outcome = await self.stories.complete_narration(plan, texts, truncated=truncated)
         return VoteChoices(outcome) if outcome.vote is not None else NarrationDone(outcome)

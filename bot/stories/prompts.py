@@ -126,7 +126,8 @@ def stop_sequences(players: list[Player]) -> tuple[str, ...]:
 
 
 def _speaks_for_player(line: str, names: list[str]) -> bool:
-    stripped = line.strip().lstrip("*_>-• ").lower()
+    # Quotes too: a small model writes '"Alice: I draw my sword"' as often as 'Alice: I draw my sword'.
+    stripped = line.strip().lstrip("*_>-• \"'“”‘’「『").lower()
     for name in names:
         lowered = name.lower()
         # "**Alice**:" as well as "**Alice:**": emphasis may close before the colon

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.config import ConfigSnapshot, defaults
+from bot.craft.narration import TakeContext
 from bot.llm.client import Sampling
 from bot.llm.types import ChatMessage
 from storage.stories import Player, Story
@@ -45,11 +46,14 @@ class NarrationPlan:
     sampling: Sampling
     players: list[Player]
     prompt_tokens: int
+    takes: TakeContext | None = None  # what the narrator's drafts are scored against (bot.craft.narration)
+    choices: int = 1  # versions put to a vote (1: no vote); the drafts asked for (`sampling.n`) may be more
     settings: ConfigSnapshot = field(default_factory=defaults)  # the story's channel's, when it was planned
 
     @property
-    def for_vote(self) -> bool:
-        """Several versions are asked for, for the players to choose between."""
+    def batched(self) -> bool:
+        """Several drafts are asked for in one request: the versions of a vote, or the best of
+        NARRATION_DRAFTS (one posted)."""
         return self.sampling.n > 1
 
 

@@ -17,12 +17,29 @@ class HelpSection:
 SECTIONS: list[HelpSection] = [
     HelpSection(
         "✒️ Poems",
-        "Poems on demand, streamed as they are written.",
+        "Poems on demand. A form (haiku, sonnet, 绝句…) is drafted several times at once and the draft that keeps "
+        "it best is shown, with the checker's verdict underneath; **Show the check** gives the line-by-line table.",
         (
             (
                 "/poem",
                 "Write a poem; then Regenerate, Another take, or Save it; 👍 / 👎 rate it (and every narration)",
-                "/poem topic:autumn rain form:Haiku",
+                "/poem topic:autumn rain form:haiku",
+            ),
+            (
+                "/poem (Chinese)",
+                "Forms follow the language: 五言绝句, 七言绝句, 藏头诗",
+                "/poem topic:思乡 language:中文 form:wuyan jueju",
+            ),
+            (
+                "/poem (acrostic)",
+                "The lines' first letters spell your word",
+                "/poem topic:the sea form:acrostic word:WAVE",
+            ),
+            (
+                "/rewrite",
+                "A passage in another voice: noir, fairy tale, Shakespearean, epic, for children, haiku, screenplay, "
+                "or your own words. On any message: right-click → Apps → Rewrite in a style…",
+                "/rewrite text:The door creaked open. style:noir",
             ),
             ("/anthology list", "The poems this server saved", "/anthology list page:2"),
             ("/anthology show", "Show a saved poem to the channel", "/anthology show id:12"),

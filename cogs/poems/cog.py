@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from contextlib import aclosing
@@ -12,12 +13,14 @@ from discord.ext import commands
 
 from bot.app import Taleweaver
 from bot.config import ConfigSnapshot
+from bot.craft import ENGLISH, LANGUAGES, FormCheck, forms_for, language_code
+from bot.drafts import Drafting
 from bot.errors import Conflict, NotFound, describe
 from bot.llm.client import EngineError, Queued, TextDelta
-from bot.poems import DEFAULT_FORM, FORMS, PoemDone, PoemRequest
+from bot.poems import DEFAULT_FORM, PoemDone, PoemRequest, form_title
 from bot.safety.gate import WITHHELD
-from bot.streaming import StreamRenderer, interrupted
-from bot.text import echo, escape_markdown, quote, truncate
+from bot.streaming import DRAFTING, STATUS_ROOM, StreamRenderer, interrupted
+from bot.text import echo, escape_markdown, quote, split_message, truncate
 from cogs.controls import cancel_view
 from cogs.feedback.views import add_rating
 from cogs.poems.views import PoemButton, poem_view
@@ -38,14 +41,51 @@ from storage.unfinished import Unfinished
 
 log = logging.getLogger(__name__)
 
-FORM_CHOICES = [app_commands.Choice(name=name.title(), value=name) for name in FORMS]
+LANGUAGE_VALUES = {"en": "English", "zh": "中文"}  # what the language choices put in the option
+UNCHECKED = "📏 form not checked (English and Chinese only)"  # short: it must fit beside the warnings
 INTERRUPTED = "⚠️ *Interrupted: the bot restarted before this poem was finished. Press **Regenerate** to write it.*"
 TOKEN_LIFETIME = 14 * 60  # an interaction's token edits its messages for 15 minutes; keep a margin
 CUT_SHORT = "✂️ *Time ran out, so the poem stops here.*"
 
 
 def header(poem: Poem) -> str:
-    return f"**{poem.form.title()}** · *{quote(poem.topic, 120)}*\n\n"
+    return f"**{escape_markdown(form_title(poem))}** · *{quote(poem.topic, 120)}*\n\n"
+
+
+def drafting(event: Drafting) -> str:
+    """The status line while N drafts are written: the best is known only when all are done, so the
+    message shows progress rather than one draft that might then be swapped for another."""
+    done = f" · {event.finished}/{event.drafts} done" if event.finished else ""
+    return f"{DRAFTING}{event.drafts} versions to keep the one that fits the form best… {event.share:.0%}{done}*"
+
+
+def form_note(done: PoemDone, room: int) -> str:
+    """The footer's honest line about the form: what the checker found on the text shown, in at most
+    `room` characters (the whole check is behind "Show the check"); "" when there is no room."""
+    check = done.check
+    if check is None:
+        return UNCHECKED if len(UNCHECKED) <= room else ""
+    chosen = f" · best of {done.poem.drafts} drafts" if done.poem.drafts > 1 else ""
+    room -= len(chosen) + 2
+    return f"📏 {truncate(echo(check.summary), room)}{chosen}" if room >= 24 else ""
+
+
+def footer(done: PoemDone) -> str:
+    """The status line under a finished poem: warnings, the form's verdict, who asked and the number."""
+    lines = [f"🛡️ *{done.safety}*"] if done.safety else []
+    if done.cut_short:
+        lines.append(f"{CUT_SHORT} Press **Continue** for the rest.")
+    if done.truncated:
+        lines.append("⚠️ *The poem reached its length limit and may be cut short.*")
+    signature = f"— for <@{done.poem.author_id}> · poem #{done.poem.id}"
+    form = form_note(done, STATUS_ROOM - 2 - sum(len(line) + 1 for line in [*lines, signature]))
+    return "\n".join([*lines, *([form] if form else []), signature])
+
+
+def check_pages(check: FormCheck) -> list[str]:
+    """The per-line table as code blocks of at most 2,000 characters."""
+    table = echo(check.table()).replace("```", "`\u200b``")
+    return [f"```text\n{chunk}\n```" for chunk in split_message(table, 1980)]
 
 
 class Poems(commands.Cog):
@@ -55,11 +95,14 @@ class Poems(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(PoemButton)
+        # In the background: the engine is still loading its model meanwhile, and a poem waits for it anyway.
+        self._warm = asyncio.create_task(self.bot.poems.warm_up(), name="poem-check-warm-up")
         for record in await self.bot.unfinished.left_over("poem"):
             await self._tidy(record)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(PoemButton)
+        self._warm.cancel()
 
     async def shutdown_ends(self) -> None:
         """SIGTERM: a poem cancelled after the grace period says it was interrupted, with its buttons."""
@@ -70,20 +113,48 @@ class Poems(commands.Cog):
     @app_commands.guild_only()
     @app_commands.describe(
         topic="What the poem is about (up to 200 characters)",
-        form="The poem's form (default: free verse)",
+        form="The poem's form; the list follows the language (default: free verse)",
         mood="The feeling it should carry, e.g. wistful, triumphant",
-        language="The language to write in (default: the topic's)",
+        language="English or 中文 (forms checked); another language is written unchecked (default: English)",
+        word="Acrostics only: the word the first letters (characters) of the lines spell",
     )
-    @app_commands.choices(form=FORM_CHOICES)
     async def poem(
-        self, interaction: discord.Interaction, topic: str, form: str = DEFAULT_FORM, mood: str = "", language: str = ""
+        self,
+        interaction: discord.Interaction,
+        topic: str,
+        form: str = DEFAULT_FORM,
+        mood: str = "",
+        language: str = "",
+        word: str = "",
     ) -> None:
         request = PoemRequest(
-            in_guild(interaction), interaction.channel_id or 0, interaction.user.id, topic, form, mood, language
+            in_guild(interaction), interaction.channel_id or 0, interaction.user.id, topic, form, mood, language, word
         )
         settings = await admit(interaction, "poems", {"topic": topic, "mood": mood}, generates=True)
         poem = await self.bot.poems.create(request)  # bad input is answered privately, before deferring
         await self.write(interaction, poem, await defer_public(interaction), settings=settings)
+
+    @poem.autocomplete("form")
+    async def form_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        code = language_code(getattr(interaction.namespace, "language", "") or "") or ENGLISH
+        typed = current.strip().lower()
+        return [
+            app_commands.Choice(name=form.title[:100], value=form.name)
+            for form in forms_for(code)
+            if typed in form.name or typed in form.title.lower()
+        ][:25]
+
+    @poem.autocomplete("language")
+    async def language_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        typed = current.strip()
+        choices = [
+            app_commands.Choice(name=LANGUAGES[code], value=value)
+            for code, value in LANGUAGE_VALUES.items()
+            if typed.lower() in LANGUAGES[code].lower() or language_code(typed) == code
+        ]
+        if typed and language_code(typed) is None:  # any other language is written, but not checked
+            choices.append(app_commands.Choice(name=f"{typed[:60]} (form not checked)", value=typed[:40]))
+        return choices
 
     async def write(
         self,
@@ -142,6 +213,8 @@ class Poems(commands.Cog):
                             await stream.queued(event.position, event.eta)
                         elif isinstance(event, TextDelta):
                             await stream.update(event.text)
+                        elif isinstance(event, Drafting):
+                            await stream.progress(drafting(event))
                         else:
                             done = event
         except EngineError as exc:
@@ -185,14 +258,8 @@ class Poems(commands.Cog):
         if not done.poem.text:
             sink.view = poem_view(done.poem, written=False)
             await stream.finish("", note="🤔 The storyteller found no words this time. Press **Regenerate**.")
-            return None
-        note = f"— for <@{done.poem.author_id}> · poem #{done.poem.id}"
-        if done.truncated:
-            note = "⚠️ *The poem reached its length limit and may be cut short.*\n" + note
-        if done.cut_short:
-            note = f"{CUT_SHORT} Press **Continue** for the rest.\n" + note
-        if done.safety:
-            note = f"🛡️ *{done.safety}*\n" + note
+            return
+        note = footer(done)
         item = await self._record(interaction.user.id, done.poem, settings, replacing)
         sink.view = add_rating(poem_view(done.poem, cut_short=done.cut_short), item)
         await stream.finish(done.poem.text, note=note)
@@ -201,7 +268,9 @@ class Poems(commands.Cog):
     async def on_button(self, interaction: discord.Interaction, action: str, poem_id: int) -> None:
         guild_id = in_guild(interaction)
         poem = await self.bot.poems.get(poem_id)
-        if action == "save":
+        if action == "check":
+            await self._show_check(interaction, poem)
+        elif action == "save":
             saved, newly = await self.bot.poems.save(poem_id, guild_id, interaction.user.id)
             await self.bot.feedback.poem_saved(saved.id, interaction.user.id)
             latest = await self.bot.feedback.latest_item(saved.id)
@@ -244,6 +313,15 @@ class Poems(commands.Cog):
             )  # fmt: skip
         return item.id
 
+    async def _show_check(self, interaction: discord.Interaction, poem: Poem) -> None:
+        """The per-line form check, only to whoever asked (it is long and of interest to one person)."""
+        if not poem.form_check:
+            raise NotFound(f"Poem #{poem.id}'s form was not checked, so there is no check to show.")
+        first, *rest = check_pages(FormCheck.from_json(poem.form_check))
+        await interaction.response.send_message(first, ephemeral=True, allowed_mentions=NO_PINGS)
+        for page in rest:
+            await interaction.followup.send(page, ephemeral=True, allowed_mentions=NO_PINGS)
+
     async def _tidy(self, record: Unfinished) -> None:
         """After a restart: a poem cut off mid-stream (or still "thinking") says so, with its buttons."""
         try:
@@ -283,7 +361,10 @@ class Poems(commands.Cog):
                 "📚 The anthology is empty. Write a `/poem` and press **Save to anthology**.", ephemeral=True
             )
             return
-        lines = [f"`#{p.id}` **{p.form.title()}** · {quote(p.topic, 80)} — <@{p.author_id}>" for p in result.poems]
+        lines = [
+            f"`#{p.id}` **{escape_markdown(form_title(p))}** · {quote(p.topic, 80)} — <@{p.author_id}>"
+            for p in result.poems
+        ]
         embed = discord.Embed(title="📚 Anthology", description="\n".join(lines), colour=discord.Colour.gold())
         embed.set_footer(text=f"Page {result.page} of {result.pages} · {result.total} poems · /anthology show id")
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
@@ -293,7 +374,7 @@ class Poems(commands.Cog):
     async def anthology_show(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         poem = await self.bot.poems.saved_poem(in_guild(interaction), id)
         embed = discord.Embed(
-            title=echo(truncate(f"#{poem.id} · {poem.form.title()}: {poem.topic}", 256)),
+            title=echo(truncate(f"#{poem.id} · {form_title(poem)}: {poem.topic}", 256)),
             description=echo(truncate(poem.text, 4096)),
             colour=discord.Colour.gold(),
         )

@@ -25,11 +25,13 @@ ACTIONS = {
     "regen": ("Regenerate", "🔄", discord.ButtonStyle.secondary),
     "another": ("Another take", "✨", discord.ButtonStyle.secondary),
     "save": ("Save to anthology", "📚", discord.ButtonStyle.primary),
+    "check": ("Show the check", "📏", discord.ButtonStyle.secondary),
 }
 
 
 class PoemButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"poem:(?P<action>continue|regen|another|save):(?P<id>\d+)"
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"poem:(?P<action>continue|regen|another|save|check):(?P<id>\d+)",
 ):
     def __init__(self, action: str, poem_id: int, *, saved: bool = False) -> None:
         label, emoji, style = ACTIONS[action]
@@ -62,5 +64,8 @@ def poem_view(poem: Poem, *, written: bool = True, cut_short: bool = False) -> d
     view.add_item(PoemButton("another", poem.id))
     if written:
         view.add_item(PoemButton("save", poem.id, saved=poem.saved))
+    if written and poem.form_check:
+        view.add_item(PoemButton("check", poem.id))
+    if written:
         view.add_item(DeleteButton("poem", poem.id))
     return view

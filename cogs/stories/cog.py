@@ -36,7 +36,11 @@ CHOICES = [
     app_commands.Choice(name="Players vote between 2 continuations", value=2),
     app_commands.Choice(name="Players vote between 3 continuations", value=3),
 ]
-FORMATS = [app_commands.Choice(name="Markdown", value="markdown"), app_commands.Choice(name="Plain text", value="text")]
+FORMATS = [
+    app_commands.Choice(name="Markdown", value="markdown"),
+    app_commands.Choice(name="Plain text", value="text"),
+    app_commands.Choice(name="Screenplay (Fountain)", value="fountain"),
+]
 
 
 class Stories(commands.Cog):

@@ -246,11 +246,11 @@ class StoryRunner:
         if channel is None:
             return
         try:
-            kind = "notice" if plan.for_vote else "narration"
+            kind = "notice" if plan.batched else "narration"
             # Counted against the server's limit on texts written at once (a story is never refused its narrator).
             with self.bot.limits.writing(plan.story.guild_id):
                 async with self.bot.unfinished.track(kind, story_id, plan.story.channel_id) as tracker:
-                    if plan.for_vote:
+                    if plan.batched:
                         outcome = await self.shows.choices(channel, plan, tracker.placed)
                     else:
                         outcome = await self.shows.stream(channel, plan, tracker.placed)

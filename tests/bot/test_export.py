@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import replace
 
@@ -141,7 +142,7 @@ def test_file_names_keep_the_words_of_the_title() -> None:
     assert filename_for(replace(STORY, title="-- rm -rf / --"), "text") == "rm-rf-7.txt"
 
 
-@pytest.mark.parametrize("fmt", ["markdown", "text"])
+@pytest.mark.parametrize("fmt", ["markdown", "text", "fountain"])
 def test_bidi_controls_and_mentions_never_reach_the_file_but_right_to_left_text_does(fmt: str) -> None:
     arabic, hebrew = "نادية", "שָׁלוֹם"
     story = replace(STORY, title="Salt\u202e Road @everyone", premise="<@&12345> and <@67890> \u2066wait\u2069")
@@ -151,3 +152,60 @@ def test_bidi_controls_and_mentions_never_reach_the_file_but_right_to_left_text_
     assert not set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") & set(text)
     assert not re.search(r"@(everyone|here)|<@", text)
     assert f"Nadiaeman laer {arabic}" in text and f"I say {hebrew} to" in text
+
+
+# --- Fountain (screenplay) ------------------------------------------------------------------------------
+
+
+def parsed(text: str) -> list[object]:
+    """Parsed back with screenplain, an established Fountain parser (what screenwriting tools read)."""
+    from screenplain.parsers import fountain as parser
+
+    return list(parser.parse(io.StringIO(text)))
+
+
+def test_fountain_parses_back_to_scenes_cues_and_action() -> None:
+    file = export_story(STORY, PLAYERS, TURNS, "fountain", "SmolLM2")
+    assert file.filename == "the-salt-road-7.fountain"
+    text = file.content.decode("utf-8")
+    assert text.startswith("Title: The Salt Road\n") and "Author: Ada, Bo* and Cy and Taleweaver (SmolLM2)" in text
+    kinds = [(type(p).__name__, _plain(p)) for p in parsed(text)]
+    assert kinds == [
+        ("Slug", "PROLOGUE"),
+        ("Action", "Dawn over the flats."),
+        ("Slug", "CHAPTER 1"),
+        ("Dialog", "ADA: I load the camels."),
+        ("Dialog", "CY: I sing."),
+        ("Action", "The camels sway to the song."),
+        ("Slug", "CHAPTER 3"),
+        ("Dialog", "ADA: I find the well."),
+        ("Dialog", "BO*: I drink."),
+        ("Action", "The water is sweet. The end."),
+        ("Action", "THE END"),  # centred: > THE END <
+    ]
+
+
+def test_fountain_keeps_look_alike_text_as_what_it_is() -> None:
+    tricky = [
+        t(1, 1, "narrator", None, "INT. THE HALL - NIGHT\n\nCUT TO:\n\nMIRA\nspeaks [[a note]] /* hidden */"),
+        t(2, 1, "player", 1, "EXT. ROAD\n\n(quietly) I go.\n\n\nOn and on."),
+    ]
+    kinds = [
+        (type(p).__name__, _plain(p)) for p in parsed(export_story(STORY, PLAYERS, tricky, "fountain").content.decode())
+    ]
+    assert [k for k, _ in kinds] == ["Slug", "Action", "Action", "Action", "Dialog", "Action"], kinds
+    assert kinds[1][1] == "INT. THE HALL - NIGHT" and kinds[2][1] == "CUT TO:"
+    assert "a note" in kinds[3][1] and "hidden" in kinds[3][1], "notes and boneyards cannot swallow text"
+    assert kinds[4][1].startswith("ADA: EXT. ROAD") and "On and on." in kinds[4][1]
+
+
+def _plain(paragraph: object) -> str:
+    name = type(paragraph).__name__
+    if name == "Slug":
+        return str(paragraph.line)  # type: ignore[attr-defined]
+    if name == "Dialog":
+        said = " ".join(str(block) for _, block in paragraph.blocks)  # type: ignore[attr-defined]
+        return f"{paragraph.character}: {said}"  # type: ignore[attr-defined]
+    if name == "Transition":
+        return str(paragraph.line)  # type: ignore[attr-defined]
+    return " ".join(str(line) for line in paragraph.lines)  # type: ignore[attr-defined]

@@ -149,7 +149,7 @@ async def test_versions_for_a_vote_get_a_second_round_then_open_the_vote(
     await started(service, choices=2)
     await write(service, ADA, BO, CY)
     plan = await narrator.plan((await service.view(200)).story.id)
-    assert plan is not None and plan.for_vote
+    assert plan is not None and plan.batched
     engine_.answers = ["Same.", "Same.", "One.", "Two."]
     events = [event async for event in narrator.narrate(plan)]
     assert isinstance(events[0], Choosing) and len(engine_.requests) == 2

@@ -10,9 +10,10 @@ import pytest
 from aiohttp import web
 
 import bot.poems
+from bot.craft import FORMS
 from bot.errors import NotAllowed, NotFound
 from bot.llm.client import EngineClient, EngineDown, EngineError, Finished, Queued, TextDelta
-from bot.poems import FORMS, PAGE_SIZE, PoemDone, PoemRequest, PoemService
+from bot.poems import PAGE_SIZE, PoemDone, PoemRequest, PoemService
 from bot.text import InputProblem, defuse_mentions
 from storage import guilds
 from storage import poems as repo
@@ -71,7 +72,11 @@ async def compose_all(service: PoemService, poem: Poem) -> list:
             InputProblem,
             "The topic is 5,000 characters long; the limit is 200. Please shorten it.",
         ),
-        ({"form": "rap battle"}, NotFound, "There is no poem form called that. Pick one of: free verse, haiku,"),
+        ({"form": "rap battle"}, NotFound, "There is no form called 'rap battle' in English. Pick one of: haiku,"),
+        ({"form": "sonnet", "language": "中文"}, NotFound, "There is no form called 'sonnet' in Chinese (中文)."),
+        ({"form": "acrostic"}, InputProblem, "An acrostic needs a word"),
+        ({"form": "acrostic", "word": "a" * 21}, InputProblem, "The word has 21 letters; an acrostic takes at most 20"),
+        ({"form": "haiku", "word": "MOON"}, InputProblem, "The word option is for acrostic poems only"),
         ({"mood": "m" * 61}, InputProblem, "The mood is 61 characters long; the limit is 60. Please shorten it."),
         ({"language": "l" * 41}, InputProblem, "The language is 41 characters long; the limit is 40."),
     ],
@@ -98,14 +103,21 @@ async def test_create_normalizes_and_stores(db: Database, service: PoemService) 
     assert (poem.guild_id, poem.channel_id, poem.author_id, poem.text) == (GUILD, CHANNEL, AUTHOR, "")
     assert await service.get(poem.id) == poem
     assert (await service.create(request(form=""))).form == "free verse"  # the default form
+    acrostic = await service.create(request(form="acrostic", word="@everyone"))
+    assert acrostic.word == "@\u200beveryone", "the word is echoed in the prompt: kept, but defused"
+    chinese = await service.create(request("月", form="五言绝句", language="中文"))
+    assert (chinese.form, chinese.language) == ("wuyan jueju", "zh"), "a checked language is kept by its code"
 
 
 async def test_every_form_asks_for_its_own_rules(service: PoemService) -> None:
-    for name, form in FORMS.items():
-        poem = await service.create(request("rain", form=name, mood="wistful", language="French"))
+    for form in FORMS.values():
+        if form.language != "en":
+            continue
+        word = "RAIN" if form.acrostic else ""
+        poem = await service.create(request("rain", form=form.name, mood="wistful", language="French", word=word))
         system, user = service.messages(poem)
         assert system["role"] == "system" and user["role"] == "user"
-        assert form.rules in user["content"] and '"rain"' in user["content"]
+        assert form.rules.replace("{word}", word) in user["content"] and '"rain"' in user["content"]
         assert '"wistful"' in user["content"] and '"French"' in user["content"]
         assert service.sampling(poem).max_tokens == form.max_tokens
 
@@ -137,7 +149,7 @@ async def test_compose_streams_and_stores_a_mention_free_poem(
 async def test_compose_reports_truncation_when_the_form_runs_out_of_tokens(
     db: Database, engine: EngineProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(FORMS, "sonnet", dataclasses.replace(FORMS["sonnet"], max_tokens=3))
+    monkeypatch.setitem(FORMS, "en:sonnet", dataclasses.replace(FORMS["en:sonnet"], max_tokens=3))
     async with EngineClient(engine.url) as client:
         service = PoemService(db, client)
         poem = await service.create(request("a very long story about everything", form="sonnet"))
@@ -192,13 +204,15 @@ async def test_compose_defuses_stores_and_reports_the_finish(
         events = await compose_all(service, poem)
     expected = "@\u200beveryone, look at <\u200b@&42> @\u200bhere"
     assert events[0] == Queued(3)
-    assert events[-1] == PoemDone(dataclasses.replace(poem, text=expected), truncated=truncated)
+    done = events[-1]
+    assert isinstance(done, PoemDone) and done.poem.text == expected and done.truncated is truncated
+    assert done.check is not None and done.check.form == "limerick" and done.poem.drafts == 1
     shown = [e.text for e in events[1:-1]]
     assert shown == ["@every", "@\u200beveryone, look", "@\u200beveryone, look at <\u200b@&42>", expected]
     assert (await service.get(poem.id)).text == expected
     (body,) = bodies
     assert body["user"] == str(GUILD) and body["stream"] is True
-    assert body["max_tokens"] == FORMS["limerick"].max_tokens
+    assert body["max_tokens"] == FORMS["en:limerick"].max_tokens
     assert "tides" in body["messages"][1]["content"]
 
 
@@ -238,14 +252,16 @@ async def test_a_poem_cut_by_the_time_limit_keeps_its_whole_lines_and_goes_on(db
     service = PoemService(db, engine)  # type: ignore[arg-type]
     poem = await service.create(request("a lantern in the snow"))
     done = (await compose_all(service, poem))[-1]
-    assert done == PoemDone(
-        dataclasses.replace(poem, text="The lantern glows\non snow that hushes the hill"), False, True
+    assert (done.poem.text, done.truncated, done.cut_short) == (
+        "The lantern glows\non snow that hushes the hill",
+        False,
+        True,
     )
 
     events = [event async for event in service.compose(done.poem, continuing=True)]
     whole = "The lantern glows\non snow that hushes the hill\nwatch the light.\nMorning comes."
     assert [e.text for e in events if isinstance(e, TextDelta)][-1] == whole
-    assert events[-1] == PoemDone(dataclasses.replace(poem, text=whole), truncated=False, cut_short=False)
+    assert (events[-1].poem.text, events[-1].truncated, events[-1].cut_short) == (whole, False, False)
     asked = engine.requests[1]
     assert asked[-2] == {"role": "assistant", "content": "The lantern glows\non snow that hushes the hill"}
     assert "Continue it from exactly where it stops" in asked[-1]["content"]
@@ -355,5 +371,5 @@ async def test_anthology_pages(db: Database, service: PoemService, monkeypatch: 
 
 
 def test_forms_have_sensible_budgets() -> None:
-    assert bot.poems.DEFAULT_FORM in FORMS
+    assert f"en:{bot.poems.DEFAULT_FORM}" in FORMS
     assert all(0 < form.max_tokens <= 512 and form.rules for form in FORMS.values())

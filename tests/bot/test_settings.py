@@ -58,6 +58,13 @@ def test_every_variable_is_read() -> None:
             "TOKENIZER": "HuggingFaceTB/SmolLM2-135M-Instruct",
             "STORY_PROMPT_TOKENS": "4096",
             "STORY_NARRATION_TOKENS": "200",
+            "POEM_DRAFTS": "6",
+            "POEM_DRAFT_SECONDS": "20",
+            "POEM_PRESENCE_PENALTY": "0.5",
+            "POEM_FREQUENCY_PENALTY": "-0.5",
+            "NARRATION_PRESENCE_PENALTY": "1",
+            "NARRATION_FREQUENCY_PENALTY": "0",
+            "NARRATION_DRAFTS": "3",
             "NPC_LINE_TOKENS": "64",
             "NPC_MESSAGE_CONTENT": "Yes",
         }
@@ -72,6 +79,10 @@ def test_every_variable_is_read() -> None:
     assert settings.log_level == "debug"
     assert settings.tokenizer == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert (settings.story_prompt_tokens, settings.narration_tokens) == (4096, 200)
+    assert (settings.poem_drafts, settings.poem_draft_seconds) == (6, 20.0)
+    assert (settings.poem_presence_penalty, settings.poem_frequency_penalty) == (0.5, -0.5)
+    assert (settings.narration_presence_penalty, settings.narration_frequency_penalty) == (1.0, 0.0)
+    assert settings.narration_drafts == 3
     assert (settings.npc_line_tokens, settings.npc_message_content) == (64, True)
     assert Settings.from_env({"NPC_MESSAGE_CONTENT": "off"}).npc_message_content is False
 
@@ -94,6 +105,14 @@ def test_every_variable_is_read() -> None:
         ("STORY_PROMPT_TOKENS", "100"),
         ("STORY_NARRATION_TOKENS", "8"),
         ("STORY_NARRATION_TOKENS", "99999"),
+        ("POEM_DRAFTS", "0"),
+        ("POEM_DRAFTS", "9"),
+        ("POEM_DRAFTS", "four"),
+        ("POEM_DRAFT_SECONDS", "0"),
+        ("POEM_DRAFT_SECONDS", "nan"),
+        ("POEM_PRESENCE_PENALTY", "3"),
+        ("NARRATION_FREQUENCY_PENALTY", "-2.5"),
+        ("NARRATION_DRAFTS", "0"),
         ("NPC_LINE_TOKENS", "4"),
         ("NPC_MESSAGE_CONTENT", "maybe"),
         ("SHARD_COUNT", "two"),

@@ -432,6 +432,33 @@ async def test_group_choice_opens_a_vote_with_each_version(service: StoryService
         await service.add_turn(CHANNEL, ADA, "Wait!")
 
 
+async def test_a_vote_offers_the_drafts_best_scored_first(service: StoryService) -> None:
+    scene = (
+        "The caravan crests the last dune and the salt flats open below, white as bone under the moon. "
+        "Far off, a lantern swings where no lantern should be, and the camels stop to listen."
+    )
+    other = scene.replace("lantern", "torch")
+    speaks = other + "\nAda: I lead the way down."  # cleaning cuts Ada's line, but the draft still loses
+    as_i = scene.replace("camels", "mules") + " I remember this road, and I will not forget it."
+    outcome = await voting(service, speaks, as_i, scene)
+    assert outcome.vote is not None
+    assert outcome.vote.options == (scene, as_i, other), "best first: clean, then talking as I, then Ada's line"
+
+
+async def test_best_of_n_narration_posts_the_best_scored_draft_without_a_vote(db: Database, clock: FakeClock) -> None:
+    service = StoryService(db, ModerationService(db), clock=clock, narration_drafts=3)
+    story = await started(service)
+    await write(service, ADA, BO, CY)
+    plan = await service.plan_narration(story.id)
+    assert (plan.sampling.n, plan.choices) == (3, 1), "three drafts, no vote"
+    scene = (
+        "The caravan crests the last dune and the salt flats open below, white as bone under the moon. "
+        "Far off, a lantern swings where no lantern should be, and the camels stop to listen."
+    )
+    outcome = await service.complete_narration(plan, ["Short.", scene + " I was there, I swear it.", scene])
+    assert outcome.vote is None and outcome.turn is not None and outcome.turn.text == scene
+
+
 async def test_the_opening_is_never_put_to_a_vote(service: StoryService) -> None:
     story = await new_story(service, choices=3)
     await service.begin(story.id, actor(ADA))
@@ -1061,7 +1088,7 @@ async def narrated(narrator: Narrator, plan: NarrationPlan, seed: int) -> Outcom
     events = [event async for event in narrator.narrate(plan)]
     final = events[-1]
     assert isinstance(final, NarrationDone | VoteChoices), final
-    if plan.for_vote:
+    if plan.batched:
         assert isinstance(events[0], Choosing)
     else:
         assert any(isinstance(e, TextDelta) and e.text for e in events)

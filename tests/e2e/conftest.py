@@ -53,6 +53,7 @@ class BotHandle:
     guild: Guild
     engine_timeout: float = 120.0
     narration_tokens: int = 48
+    narration_drafts: int = 1
     proxy: EngineProxy | None = None
     settings_extra: dict[str, Any] = field(default_factory=dict)  # further Settings fields, e.g. NPC options
     bot: Taleweaver | None = None
@@ -71,6 +72,7 @@ class BotHandle:
             database_path=self.db_path,
             engine_url=self.engine_url,
             narration_tokens=self.narration_tokens,
+            narration_drafts=self.narration_drafts,
             **self.settings_extra,
         )
         self.bot = Taleweaver(settings=settings, db=db, engine=engine, guild_ready_timeout=0.05)

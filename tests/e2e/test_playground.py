@@ -47,7 +47,7 @@ def test_a_poem_saved_and_listed_then_bad_input_and_quit(tmp_path: Path) -> None
             "/anthology list",
             "/nope",
             "/poem topic:" + "r" * 5000,
-            ":click 7",
+            ":click 8",
             ":quit",
             "/poem topic:never run",
         ],
@@ -59,14 +59,16 @@ def test_a_poem_saved_and_listed_then_bad_input_and_quit(tmp_path: Path) -> None
     assert "Traceback" not in out
     assert "engine    ready" in out  # the engine's load progress, concisely
     assert "Taleweaver: **Haiku** · *rain*" in out  # the poem's header, streamed
-    assert "[1] 🔄 Regenerate  [2] ✨ Another take  [3] 📚 Save to anthology  [4] 🗑️ Delete" in out
+    assert "[1] 🔄 Regenerate  [2] ✨ Another take  [3] 📚 Save to anthology  [4] " in out and "🗑️ Delete" in out
     assert "📚 In the anthology (disabled)" in out  # the Save click updated the buttons
     assert "(only you can see this): 📚 Saved to the anthology as poem #1." in out
     assert "│ 📚 Anthology" in out and "`#1` **Haiku** · rain — @you" in out
     assert "⚠ no command 'nope' registered" in out and "'poem'" in out  # what exists is listed
     assert "(5,012 characters)" in out  # the long line is echoed shortened
     assert "The topic is 5,000 characters long; the limit is 200." in out
-    assert "⚠ The latest message has buttons 1 to 4." in out
+    assert (
+        "⚠ The latest message has buttons 1 to 7." in out
+    )  # Regenerate, Another take, Save, Show the check, Delete, 👍, 👎
     assert "never run" not in out  # nothing after :quit
     assert "Stopping the bot and the engine" in out and out.rstrip().endswith("Bye.")
     assert (tmp_path / "play.db").is_file()

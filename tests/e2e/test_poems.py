@@ -39,21 +39,21 @@ def poem_id(message: Message) -> int:
 
 
 async def test_poem_streams_and_offers_buttons(fake: FakeDiscord, world: World, taleweaver: BotHandle) -> None:
-    ix, poem = await write_poem(taleweaver, world, topic="autumn rain", form="haiku", mood="wistful")
+    # A language without checked forms: one draft, streamed as it is written (checked forms: test_poem_craft).
+    ix, poem = await write_poem(
+        taleweaver, world, topic="autumn rain", form="haiku", mood="wistful", language="Deutsch"
+    )
     assert ix.deferred and not ix.ephemeral, "acknowledged publicly with a thinking placeholder"
     assert ix.ack_latency is not None and ix.ack_latency < 3
     assert poem.content.startswith("**Haiku** · *autumn rain*")
     assert WRITING not in poem.content, "the final message must not claim to be still writing"
     assert any(WRITING in v.content for v in poem.history), "while streaming the message said it was writing"
     assert len(poem.history) >= 3, "the poem was streamed in several edits, not posted at once"
+    assert "📏 form not checked" in poem.content, "the footer says the form was not checked"
     assert all(len(v.content) <= 2000 for v in poem.history)
-    assert poem.custom_ids[:4] == [
-        f"poem:regen:{poem_id(poem)}",
-        f"poem:another:{poem_id(poem)}",
-        f"poem:save:{poem_id(poem)}",
-        f"delete:poem:{poem_id(poem)}",
-    ]
-    assert [c.rsplit(":", 1)[0] for c in poem.custom_ids[4:]] == ["rate:up", "rate:down"], "and a rating pair"
+    assert poem.custom_ids[:3] == [f"poem:{a}:{poem_id(poem)}" for a in ("regen", "another", "save")]
+    rest = [c.rsplit(":", 1)[0] for c in poem.custom_ids[3:] if not c.startswith("poem:check:")]  # when checked
+    assert rest == ["delete:poem", "rate:up", "rate:down"], "then Delete and a rating pair"
     assert poem.allowed_mentions == {"parse": []}
     assert not no_pings(fake.messages(world.channel))
 

@@ -132,7 +132,7 @@ async def test_an_engine_killed_mid_stream_fails_clearly_restarts_and_retry_work
     so, nothing is stored, the supervisor restarts the engine, and `/story retry` narrates. Then the engine
     is killed again in the middle of the narration itself, and the retry after that works too."""
     fake, tavern, library, alice = deployed.fake, deployed.tavern, deployed.library, deployed.alice
-    poem_ix = await fake.invoke(alice, library, "poem", topic="a lighthouse keeper's last night", form="sonnet")
+    poem_ix = await fake.invoke(alice, library, "poem", topic="a lighthouse keeper's last night", form="free verse")
     await poem_ix.wait_acknowledged(timeout=3)
     poem = await deployed.wait(lambda: bot_message(fake, library, WRITING), "the poem streaming")
     await start_story(fake, tavern, alice, [], turn_timeout="30m")
@@ -176,7 +176,7 @@ async def test_sigterm_pauses_the_stories_turns_commands_away_cancels_in_time_an
     fake, tavern, library, bob = deployed.fake, deployed.tavern, deployed.library, deployed.bob
     deadline_before = _deadline(deployed.db_path)
     assert deadline_before is not None, "alice's turn has a stored deadline (turn_timeout=30m)"
-    poem_ix = await fake.invoke(bob, library, "poem", topic="snow on a quiet harbour", form="sonnet")
+    poem_ix = await fake.invoke(bob, library, "poem", topic="snow on a quiet harbour", form="free verse")
     await poem_ix.wait_acknowledged(timeout=3)
     poem = await deployed.wait(lambda: bot_message(fake, library, WRITING), "the poem streaming")
     engine = deployed.engine()

@@ -46,7 +46,7 @@ async def test_a_poem_and_a_narration_cut_by_the_time_limit_are_kept_and_continu
     await ix.wait_acknowledged(timeout=3)
     poem = await wait_working(fake, proxy, lambda: settled(ix.original, POEM_CUT), what="the cut poem")
     number = int(poem.custom_ids[0].rsplit(":", 1)[1])
-    assert poem.custom_ids[:4] == [f"poem:{a}:{number}" for a in ("continue", "regen", "another", "save")]
+    assert poem.custom_ids[:5] == [f"poem:{a}:{number}" for a in ("continue", "regen", "another", "save", "check")]
     poem_kept, poem_edits = body(poem, POEM_CUT), len(poem.history)
     assert poem_kept.strip() and f"— for <@{alice.id}> · poem #{number}" in poem.content
     assert (await taleweaver.bot.poems.get(number)).text == poem_kept
@@ -76,7 +76,7 @@ async def test_a_poem_and_a_narration_cut_by_the_time_limit_are_kept_and_continu
         await wait_working(fake, proxy, lambda m=message, e=edits: len(m.history) > e + 1 and done(m), what="more")
     assert POEM_CUT not in poem.content and "continue" not in " ".join(poem.custom_ids)
     poem_now = (await taleweaver.bot.poems.get(number)).text
-    assert poem_now.startswith(poem_kept) and len(poem_now) > len(poem_kept) and body(poem, "— for") == poem_now
+    assert poem_now.startswith(poem_kept) and len(poem_now) > len(poem_kept) and body(poem, "📏") == poem_now
     assert STORY_CUT not in opening.content and not opening.custom_ids
     _, _, turns = await taleweaver.bot.stories.transcript(chan.id)
     narration = next(t for t in turns if t.kind == "narrator").text

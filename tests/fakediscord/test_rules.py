@@ -71,3 +71,25 @@ def test_route_patterns() -> None:
     assert not path_matches("/channels/{channel_id}/messages", "/channels/1/messages/2")
     assert path_matches("/webhooks/", "/webhooks/1/abc/messages/@original")
     assert not path_matches("/channels/1/messages", "/channels/12/messages")
+
+
+@pytest.mark.parametrize(
+    ("item", "ok"),
+    [
+        ({"type": 3, "name": "Rewrite in a style…"}, True),  # message commands: mixed case, spaces, punctuation
+        ({"type": 2, "name": "Show profile"}, True),
+        ({"type": 3, "name": "x" * 33}, False),
+        ({"type": 3, "name": " padded"}, False),
+        ({"type": 1, "name": "Rewrite", "description": "d"}, False),  # slash commands: one lower-case word
+        ({"type": 1, "name": "re write", "description": "d"}, False),
+    ],
+)
+def test_command_names_follow_discords_rules_per_kind(item: dict, ok: bool) -> None:
+    from fakediscord.commands import validate_command
+    from fakediscord.errors import APIError
+
+    if ok:
+        validate_command(item, "0")
+    else:
+        with pytest.raises(APIError):
+            validate_command(item, "0")

@@ -228,6 +228,18 @@ async def _write_v4(conn: aiosqlite.Connection) -> None:
     )
 
 
+async def _write_poem_craft(conn: aiosqlite.Connection) -> None:
+    # poem_craft keeps a poem's acrostic word, its form check and the drafts it was chosen from.
+    await conn.execute(
+        "INSERT INTO poems (guild_id, channel_id, author_id, topic, form, language, word, text, created_at, drafts, "
+        "form_check) VALUES (10, 20, 30, 'moon', 'acrostic', 'en', 'MOON', 'Mist\nOver\nOld\nNight', 11.0, 2, '{}')"
+    )
+    await conn.execute(
+        "INSERT INTO poem_drafts (poem_id, idx, text, score, passed, chosen) "
+        "VALUES (last_insert_rowid(), 0, 'Mist', 0.5, 0, 1)"
+    )
+
+
 async def _write_npcs(conn: aiosqlite.Connection) -> None:
     # The NPC migration (npc-speak): an NPC in a scene with a webhook, a memory line, a pin and its own lore.
     await conn.execute(
@@ -282,7 +294,8 @@ async def _write_v5(conn: aiosqlite.Connection) -> None:
 
 
 # Sample data written right after each migration, in that version's own schema. When a migration is added,
-# add a writer for it here: every later migration must keep these rows.
+# add a writer for it here: every later migration must keep these rows. (Migrations from parallel branches
+# are found by name, as the lead renumbers them at merge.)
 WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     1: _write_v1,
     2: _write_v2,
@@ -291,6 +304,7 @@ WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     5: _write_v5,  # 0005_config
     6: _write_npcs,  # 0006_npcs
     _version("feedback"): _write_feedback,
+    _version("poem_craft"): _write_poem_craft,
 }
 
 

@@ -51,6 +51,21 @@ async def test_set_text_changes_only_that_poem(db: Database) -> None:
         assert (await poems.get(conn, second.id)).text == ""
 
 
+async def test_text_with_its_check_and_drafts_round_trip(db: Database) -> None:
+    poem = await make(db, form="acrostic", word="MOON")
+    kept = [poems.StoredDraft(poem.id, i, f"draft {i}", i / 4, i == 2, i == 2) for i in range(4)]
+    async with db.transaction() as conn:
+        await poems.set_text(conn, poem.id, "Mist", form_check='{"x": 1}', drafts=4)
+        await poems.set_drafts(conn, poem.id, kept)
+    async with db.transaction() as conn:  # a regeneration replaces the drafts, it does not add to them
+        await poems.set_drafts(conn, poem.id, kept[:2])
+    async with db.read() as conn:
+        stored = await poems.get(conn, poem.id)
+        assert stored is not None and (stored.word, stored.form_check, stored.drafts) == ("MOON", '{"x": 1}', 4)
+        assert await poems.drafts(conn, poem.id) == kept[:2]
+        assert await poems.drafts(conn, poem.id + 1) == []
+
+
 async def test_save_is_idempotent_and_unsave_reverses_it(db: Database, clock: FakeClock) -> None:
     poem = await make(db)
     clock.now = 1_800_000_000.0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import aiohttp
 from aiohttp import web
@@ -33,6 +34,7 @@ class EngineProxy:
         self.stall_after = 8
         self.hung = asyncio.Event()
         self.completions = 0
+        self.bodies: list[dict] = []  # the chat requests' JSON, as the bot sent them (newest last)
         self.activity = 0
         self.in_flight = 0
         self.requests: list[bytes] = []  # every chat request body, as the bot sent it
@@ -70,6 +72,7 @@ class EngineProxy:
                 )
         body = await request.read()
         if is_chat:
+            self.bodies = [*self.bodies[-49:], json.loads(body or b"{}")]
             self.requests.append(body)
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
         self.in_flight += 1

@@ -193,3 +193,22 @@ async def test_a_continuation_shows_the_kept_text_first_and_stores_the_whole(
     done = events[-1]
     assert isinstance(done, ContinuationDone) and not done.cut_short
     assert done.turn.text.startswith(turn.text) and done.turn.text.endswith("Its light wakes the inn.")
+
+
+async def test_best_of_n_drafts_post_one_usable_take_after_one_request_without_a_vote(
+    db: Database, engine_: QueuedEngine
+) -> None:
+    service = StoryService(db, ModerationService(db), clock=FakeClock(), narration_drafts=3)
+    narrator = Narrator(service, engine_)  # type: ignore[arg-type]  # a scripted stand-in for EngineClient
+    await started(service)
+    await write(service, ADA, BO, CY)
+    plan = await narrator.plan((await service.view(200)).story.id)
+    assert plan is not None and plan.batched and plan.choices == 1
+    scene = "The caravan crests the last dune and the salt flats open below, white as bone under the moon."
+    engine_.answers = ["Ada: I lead the way.", scene, scene]  # one usable take: Ada's line is cut away
+    events = [event async for event in narrator.narrate(plan)]
+    assert isinstance(events[0], Choosing)
+    assert len(engine_.requests) == 1, "one usable take is enough when nothing is put to a vote"
+    final = events[-1]
+    assert isinstance(final, NarrationDone) and final.outcome.vote is None
+    assert final.outcome.turn is not None and final.outcome.turn.text == scene

@@ -14,7 +14,7 @@ from bot.npcs.conversation import MAX_ACT_TURNS, RateLimited
 from bot.npcs.model import Npc
 from bot.text import InputProblem, quote
 from cogs.npcs.cog import Npcs, npc_names, speakable
-from cogs.ui import NO_PINGS, actor_of, defer_public
+from cogs.ui import NO_PINGS, actor_of, answer_deferred, defer_public
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,7 @@ class Scenes(commands.Cog):
         async for line in self.talk.act(channel.id, turns):
             await self.talk.posted(line, await self.npcs.voice.speak(channel, line.npc, line.shown))
             spoken += bool(line.text)
-        interaction.extras["public_defer_pending"] = False
-        await interaction.edit_original_response(
-            content=f"🎬 The scene plays out ({spoken} line{'s' if spoken != 1 else ''})."
-        )
+        await answer_deferred(interaction, f"🎬 The scene plays out ({spoken} line{'s' if spoken != 1 else ''}).")
 
     # --- plain messages (needs the message-content intent) ------------------------------------------
     @commands.Cog.listener()

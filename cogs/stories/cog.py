@@ -17,7 +17,7 @@ from cogs.controls import Confirm
 from cogs.stories.render import lobby_embed, status_embed, turn_message, vote_embed
 from cogs.stories.runner import StoryRunner
 from cogs.stories.views import ContinueButton, LobbyButton, TurnModal, VoteButton, lobby_view
-from cogs.ui import NO_PINGS, actor_of, admit, defer_public, guarded, in_guild, is_moderator
+from cogs.ui import NO_PINGS, actor_of, admit, answer_deferred, defer_public, guarded, in_guild, is_moderator
 
 log = logging.getLogger(__name__)
 
@@ -330,12 +330,8 @@ class Stories(commands.Cog):
     async def recap(self, interaction: discord.Interaction) -> None:
         await defer_public(interaction)
         story, text = await self.service.recap(interaction.channel_id)
-        interaction.extras["public_defer_pending"] = False
         body = echo(text) or "…the story has barely begun."
-        await interaction.edit_original_response(
-            content=f"📜 **Previously on** *{quote(story.title, 120)}*…\n\n{body}"[:2000],
-            allowed_mentions=NO_PINGS,
-        )
+        await answer_deferred(interaction, f"📜 **Previously on** *{quote(story.title, 120)}*…\n\n{body}"[:2000])
 
     @story.command(name="export", description="The whole story as a file, with credits and chapters.")
     @app_commands.choices(format=FORMATS)

@@ -33,7 +33,9 @@ async def admit_message(bot: Any, message: discord.Message, feature: str = "npcs
     return await admitted(bot, place, message.author.id, message.content, feature, what=f"message {message.id}")
 
 
-async def admitted(bot: Any, place: Place, user_id: int, text: str, feature: str, *, what: str) -> ConfigSnapshot | None:
+async def admitted(
+    bot: Any, place: Place, user_id: int, text: str, feature: str, *, what: str
+) -> ConfigSnapshot | None:
     """The settings at `place`, or None (logged) when Taleweaver or the feature is off there, or the gate
     refuses `text`."""
     settings: ConfigSnapshot = await bot.config.at(place)

@@ -13,6 +13,7 @@ from bot.engine_client import EngineError
 from bot.npcs.conversation import MAX_ACT_TURNS, RateLimited
 from bot.npcs.model import Npc
 from bot.text import InputProblem, quote
+from cogs.npcs import story as story_turns
 from cogs.npcs.admission import admit_message
 from cogs.npcs.cog import Npcs, npc_names, speakable
 from cogs.ui import NO_PINGS, actor_of, admit, defer_public
@@ -93,6 +94,8 @@ class Scenes(commands.Cog):
             return  # never answer bots or webhooks (NPCs included): no loops
         channel = message.channel
         if not isinstance(channel, discord.TextChannel | discord.Thread) or not message.content.strip():
+            return
+        if await story_turns.take_message(self.bot, message):  # a player's turn in an as_characters story
             return
         npc = await self._addressee(message)
         if npc is None and not await self.talk.scene(channel.id):

@@ -140,8 +140,10 @@ async def test_turns_are_reposted_under_the_characters_names(fake: FakeDiscord, 
 
     # Without Manage Messages the original stays, and nothing else changes.
     fake.set_overwrite(chan, fake.bot_role(world.guild), deny=MANAGE_MESSAGES)
+    aside = await fake.post_message(world.bob, chan, "(brb, tea)")  # table talk, and not bob's turn anyway
     kept = await fake.post_message(world.alice, chan, "I knock twice.")
     await tw.wait(lambda: said_as(fake, chan, "alice", "I knock twice."), what="alice's second turn re-posted")
+    assert not fake.message_by_id[aside.id].deleted and not said_as(fake, chan, "bob", "(brb, tea)")
 
     turns = await story_turns(tw, chan)
     texts = [t.text for t in turns if t.kind == "player"]

@@ -25,6 +25,7 @@ from bot.engine_client import EngineClient, Sampling
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.memory import ContextBuilder
 from bot.moderation import Actor, ModerationService
+from bot.npcs.story import undo_with_answer  # issue 10: NPC turns in story rounds
 from bot.safety import objection
 from bot.safety.gate import SafetyContext, SafetyGate, rating_rules
 from bot.story_prompts import (
@@ -299,6 +300,7 @@ class StoryService:
             last = await turn_repo.last(conn, story.id)
             if last is None:
                 raise NotFound("There is nothing to undo yet.")
+            last = await undo_with_answer(conn, story.id, last)  # issue 10: an NPC's answer goes with its turn
             if last.seq <= story.summary_upto:  # its seq would be reused by a turn the prompt then skips
                 raise Conflict("That part is already folded into the story's summary, so it can no longer be undone.")
             await turn_repo.delete(conn, last.id)

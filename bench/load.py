@@ -11,6 +11,8 @@ third turn). Then every command is fired at once: 40 % `/poem` (haiku: small), 5
 
 - acknowledged within 3 s (Discord's limit; the fake's own check is off so late ones are counted, not lost);
 - every command completed or clearly refused (an answer that says why), none left unanswered or spinning;
+  a command that waited past its token's 15 minutes counts as completed when the bot posted its answer in
+  the channel after a notice naming who asked (reported separately);
 - fairness: each server's share of the generations completed while every server still had some pending
   (max/min share; 1.0 is perfectly even);
 - time to first streamed text of the poems, p50/p95, and the same for one poem alone before the burst
@@ -113,8 +115,28 @@ def commands(world: World, count: int) -> list[tuple[User, Channel, str, dict[st
     return plan
 
 
-def outcome(fake: FakeDiscord, ix: FakeInteraction) -> str:
-    """pending, completed or refused (an answer that says why)."""
+def late_answers(fake: FakeDiscord, ixs: list[FakeInteraction]) -> set[int]:
+    """The commands whose token expired while they waited (Discord allows 15 minutes) and whose answer the
+    bot then posted in the channel, after a "📬 @user: your `/command` took longer…" notice (one per command)."""
+    notices = Counter(
+        (m.channel_id, m.content.split(">", 1)[0], m.content.split("`", 2)[1])
+        for m in fake.all_messages()
+        if m.author.bot and m.interaction_id is None and m.content.startswith("📬 <@") and m.content.count("`") >= 2
+    )
+    late: set[int] = set()
+    for ix in sorted(ixs, key=lambda ix: ix.created_at):
+        key = (ix.channel.id, f"📬 <@{ix.user.id}", f"/{ix.command_name}")
+        if notices[key] > 0 and time.monotonic() - ix.created_at > fake.token_lifetime:
+            notices[key] -= 1
+            late.add(ix.id)
+    return late
+
+
+def outcome(fake: FakeDiscord, ix: FakeInteraction, late: frozenset[int] | set[int] = frozenset()) -> str:
+    """pending, completed, late (completed in the channel after the token expired) or refused (an answer
+    that says why)."""
+    if ix.id in late:
+        return "late"
     if not ix.acknowledged:
         return "pending"
     if ix.response_type == 4:  # answered at once: a refusal (private) or the turn itself
@@ -148,8 +170,10 @@ async def settle(fake: FakeDiscord, ixs: list[FakeInteraction], idle_limit: floa
     loop = asyncio.get_running_loop()
     seen, still_since = len(fake.requests), loop.time()
     while True:
-        pending = sum(outcome(fake, ix) == "pending" for ix in ixs)
-        writing = sum(1 for m in fake.all_messages() if m.author.bot and spinning(m.content))
+        late = late_answers(fake, ixs)
+        stale = {ix.original.id for ix in ixs if ix.id in late and ix.original is not None}  # token can't edit
+        pending = sum(outcome(fake, ix, late) == "pending" for ix in ixs)
+        writing = sum(1 for m in fake.all_messages() if m.author.bot and spinning(m.content) and m.id not in stale)
         if not pending and not writing:
             return
         if len(fake.requests) != seen:
@@ -200,6 +224,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         async with FakeDiscord() as fake, Database.open(tmp / "taleweaver.db") as db:
             fake.ack_deadline = None  # late acknowledgements are measured here, not refused
+            fake.token_lifetime = args.token_lifetime
             world = World(fake, args.servers, args.channels, args.users)
             settings = Settings(
                 discord_token=fake.token, database_path=tmp / "taleweaver.db", engine_url=engine.url,
@@ -242,7 +267,8 @@ async def burst(fake: FakeDiscord, bot: Taleweaver, world: World, args: argparse
     await settle(fake, ixs, idle_limit=args.idle_limit)
     elapsed = time.time() - began
     rss_after = process.memory_info().rss
-    outcomes = Counter(outcome(fake, ix) for ix in ixs)
+    late = late_answers(fake, ixs)
+    outcomes = Counter(outcome(fake, ix, late) for ix in ixs)
     acks = [ix.ack_latency for ix in ixs if ix.ack_latency is not None]
     ttft = [
         first - sent_at[ix.id]
@@ -260,7 +286,8 @@ async def burst(fake: FakeDiscord, bot: Taleweaver, world: World, args: argparse
         "acknowledged_within_3s": sum(a <= ACK_LIMIT_S for a in acks),
         "ack_misses": len(plan) - sum(a <= ACK_LIMIT_S for a in acks),
         "ack_p95_s": _round(percentile(acks, 0.95), 3),
-        "completed": outcomes["completed"],
+        "completed": outcomes["completed"] + outcomes["late"],
+        "completed_in_channel_after_15_min": outcomes["late"],
         "refused": outcomes["refused"],
         "unanswered": outcomes["pending"],
         "narrations": sum(1 for m in fake.all_messages() if m.author.bot and m.content.startswith(NARRATOR)),
@@ -284,7 +311,8 @@ def summary(r: dict[str, Any]) -> str:
     share = r["fairness"].get("max_min_share")
     return (
         f"bench.load: {r['commands']} commands / {r['servers']} servers in {r['elapsed_s']} s: "
-        f"{r['ack_misses']} acks over 3 s, {r['completed']} completed, {r['refused']} refused, "
+        f"{r['ack_misses']} acks over 3 s, {r['completed']} completed ({r['completed_in_channel_after_15_min']} "
+        f"in the channel past the 15-minute token), {r['refused']} refused, "
         f"{r['unanswered']} unanswered; fairness max/min {share}; poem TTFT p50 {r['ttft_poem_p50_s']} s "
         f"p95 {r['ttft_poem_p95_s']} s ({r['ttft_p50_vs_alone']}x alone); RSS {r['rss_before_mb']}→"
         f"{r['rss_after_mb']} MB; SQLite write p95 {r['sqlite_write_p95_ms']} ms"
@@ -299,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", type=int, default=5)
     parser.add_argument("--narration-tokens", type=int, default=24, help="the narrator's longest part (16 or more)")
     parser.add_argument("--idle-limit", type=float, default=300.0, help="give up after this long without progress")
+    parser.add_argument(
+        "--token-lifetime", type=float, default=15 * 60.0, help="how long an interaction token answers (Discord: 900 s)"
+    )
     args = parser.parse_args(argv)
     if args.users < args.channels or args.channels < args.servers:
         parser.error("every channel needs a player and every server a channel: users >= channels >= servers")

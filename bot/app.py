@@ -25,6 +25,7 @@ from bot.moderation import ModerationService
 from bot.npcs.card_service import CardService
 from bot.npcs.conversation import NpcConversation
 from bot.npcs.service import NpcService
+from bot.npcs.story import StoryNpcs
 from bot.poems import PoemService
 from bot.privacy import PrivacyService
 from bot.rewrite import RewriteService
@@ -111,6 +112,7 @@ class Taleweaver(commands.Bot):
             gate=self.gate,
             settings_at=self.settings_at,
         )
+        self.npc_story = StoryNpcs(db, self.npc_talk)  # issue 10: NPCs and characters in story rounds
         self.feedback = FeedbackService(db, self.training_consent)
         engine.route_models(self.model_adapter)
         self.unfinished = UnfinishedMessages(db)

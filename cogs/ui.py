@@ -170,10 +170,7 @@ class InteractionSink:
         if exc.code != INVALID_TOKEN:
             raise exc
         self.expired = True
-        ix = self._interaction
-        command = f"`/{ix.command.qualified_name}`" if ix.command else "their request"
-        log.info("the token of %s in channel %s expired; answering in the channel", command, ix.channel_id)
-        await self._channel().send(EXPIRED.format(user=ix.user.id, command=command), allowed_mentions=NO_PINGS)
+        await announce_expired(self._interaction)
 
     async def _post(self, content: str, final: bool) -> discord.Message:
         message = await self._channel().send(content, allowed_mentions=NO_PINGS, **self._extra(final))
@@ -183,8 +180,35 @@ class InteractionSink:
         return message
 
     def _channel(self) -> discord.abc.Messageable:
-        ix = self._interaction
-        return ix.channel or ix.client.get_partial_messageable(ix.channel_id or 0)  # type: ignore[return-value]
+        return reply_channel(self._interaction)
+
+
+def reply_channel(ix: discord.Interaction) -> discord.abc.Messageable:
+    """The channel an interaction came from, even when the cache does not hold it."""
+    return ix.channel or ix.client.get_partial_messageable(ix.channel_id or 0)  # type: ignore[return-value]
+
+
+async def announce_expired(ix: discord.Interaction) -> None:
+    """Say in the channel, before the late answer itself, whose command it answers."""
+    command = f"`/{ix.command.qualified_name}`" if ix.command else "their request"
+    log.info("the token of %s in channel %s expired; answering in the channel", command, ix.channel_id)
+    await reply_channel(ix).send(EXPIRED.format(user=ix.user.id, command=command), allowed_mentions=NO_PINGS)
+
+
+async def answer_deferred(ix: discord.Interaction, content: str) -> None:
+    """Put the answer in place of a public "thinking…" placeholder (`defer_public`).
+
+    A command that waited in the engine's line past its token's 15 minutes gets 401 `50027` there; then
+    the answer goes to the channel as an ordinary message, after one that names who asked.
+    """
+    ix.extras["public_defer_pending"] = False
+    try:
+        await ix.edit_original_response(content=content, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as exc:
+        if exc.code != INVALID_TOKEN:
+            raise
+        await announce_expired(ix)
+        await reply_channel(ix).send(content, allowed_mentions=NO_PINGS)
 
 
 class ChannelSink:

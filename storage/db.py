@@ -23,6 +23,7 @@ from pathlib import Path
 import aiosqlite
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+FOREIGN_KEYS_OFF = "-- migration: foreign_keys off"  # a migration that rebuilds a table says so on a line
 
 
 class StorageError(Exception):
@@ -218,12 +219,33 @@ class Database:
             "INSERT INTO schema_migrations (version, name, applied_at) "
             f"VALUES ({migration.version}, '{migration.name}', {time.time()!r});"
         )
+        if FOREIGN_KEYS_OFF in migration.sql:
+            await self._apply_rebuild(migration, record)
+            return
         try:
             await self._conn.executescript(f"BEGIN IMMEDIATE;\n{migration.sql}\n;{record}\nCOMMIT;")
         except sqlite3.Error as exc:
             if self._conn.in_transaction:
                 await self._conn.rollback()
             raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
+
+    async def _apply_rebuild(self, migration: Migration, record: str) -> None:
+        """A migration that rebuilds a table (SQLite cannot alter a CHECK): foreign keys off around the
+        transaction (a DROP would otherwise cascade), `PRAGMA foreign_key_check` before the commit."""
+        await self._conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction, so before it
+        try:
+            await self._conn.executescript(f"BEGIN IMMEDIATE;\n{migration.sql}\n;{record}")
+            async with self._conn.execute("PRAGMA foreign_key_check") as cursor:
+                broken = list(await cursor.fetchall())
+            if broken:
+                raise sqlite3.IntegrityError(f"{len(broken)} rows break a foreign key (first: {tuple(broken[0])})")
+            await self._conn.commit()
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                await self._conn.rollback()
+            raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
+        finally:
+            await self._conn.execute("PRAGMA foreign_keys = ON")
 
 
 async def _current_version(conn: aiosqlite.Connection) -> int:

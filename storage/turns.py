@@ -15,13 +15,14 @@ class Turn:
     story_id: int
     seq: int
     round: int
-    kind: str  # "player", "narrator" or "skip"
+    kind: str  # "player", "narrator", "skip" or "npc" (an NPC's answer in a story round)
     author_id: int | None
     text: str
     tokens: int
     words: int
     created_at: float
     edited_at: float | None
+    speaker: str = ""  # an NPC turn's speaker, as named when it spoke
 
 
 @dataclass(frozen=True)
@@ -46,13 +47,14 @@ async def add(
     tokens: int,
     words: int,
     now: float,
+    speaker: str = "",
 ) -> Turn:
     row = await returning_one(
         conn,
-        "INSERT INTO story_turns (story_id, seq, round, kind, author_id, text, tokens, words, created_at) VALUES"
-        " (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM story_turns WHERE story_id = ?), ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO story_turns (story_id, seq, round, kind, author_id, text, tokens, words, created_at, speaker)"
+        " VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM story_turns WHERE story_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)"
         " RETURNING *",
-        (story_id, story_id, round, kind, author_id, text, tokens, words, now),
+        (story_id, story_id, round, kind, author_id, text, tokens, words, now, speaker),
     )
     return _turn(row)
 

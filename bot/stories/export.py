@@ -57,7 +57,7 @@ def export_story(story: Story, players: list[Player], turns: list[Turn], fmt: st
         if turn.kind == "narrator":
             out += [turn.text, ""]
         else:
-            name = names.get(turn.author_id or 0, "A player")
+            name = echo(turn.speaker) or names.get(turn.author_id or 0, "A player")  # speaker: an NPC's (issue 10)
             out += [f"**{_md(name)}:** {turn.text}" if md else f"{name}: {turn.text}", ""]
     out += ["---" if md else "-" * 40, "", "## Credits" if md else "CREDITS", ""]
     for player in players:
@@ -115,7 +115,7 @@ def fountain(story: Story, players: list[Player], turns: list[Turn], model: str 
             for paragraph in paragraphs:
                 out += [*(f"!{line}" for line in paragraph.split("\n")), ""]
         else:
-            cue = _one_line(names.get(turn.author_id or 0, "A player")).upper()
+            cue = _one_line(echo(turn.speaker) or names.get(turn.author_id or 0, "A player")).upper()  # NPC: its name
             out += [f"@{cue}", *"\n".join(paragraphs).split("\n"), ""]
     if story.ended_at is not None:
         out += ["> THE END <", ""]

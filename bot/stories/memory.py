@@ -108,9 +108,9 @@ class ContextBuilder:
             room -= count(lore_block) + 2
 
         kept: list[str] = []
-        tags: dict[tuple[str, int | None], int] = {}
+        tags: dict[tuple[str, int | None, str], int] = {}
         for turn in reversed(recent):  # newest first, until the budget is spent
-            speaker = (turn.kind, turn.author_id)
+            speaker = (turn.kind, turn.author_id, turn.speaker)  # speaker: an NPC turn's name (issue 10)
             if speaker not in tags:  # "[Name (player)]: " can cost more than a short turn itself
                 tags[speaker] = count(render_turn(replace(turn, text=""), names)) + 2  # + the blank line
             cost = (turn.tokens or count(turn.text)) + tags[speaker]

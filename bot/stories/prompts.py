@@ -40,6 +40,8 @@ def cast_line(players: list[Player]) -> str:
 def render_turn(turn: Turn, names: dict[int, str]) -> str:
     if turn.kind == "narrator":
         return turn.text
+    if turn.kind == "npc":  # issue 10: an NPC's answer in a story round reads "Mira: …"
+        return f"{turn.speaker or 'Someone'}: {turn.text}"
     return f"[{names.get(turn.author_id or 0, 'A player')} (player)]: {turn.text}"
 
 
@@ -54,9 +56,10 @@ def opening_instruction(players: list[Player]) -> str:
 def round_instruction(round_turns: list[Turn], names: dict[int, str], final: bool) -> str:
     # The turns themselves are in the story text above; here a short reminder of each is enough.
     lines = [
-        f"- {names.get(t.author_id or 0, 'A player')}: {truncate(' '.join(t.text.split()), REMINDER_CHARS)}"
+        f"- {t.speaker or names.get(t.author_id or 0, 'A player')}: "
+        f"{truncate(' '.join(t.text.split()), REMINDER_CHARS)}"
         for t in round_turns
-        if t.kind == "player"
+        if t.kind in ("player", "npc")  # issue 10: an NPC's answer is part of the round
     ]
     done = "\n".join(lines) if lines else "- (nobody acted this round; the world moves on)"
     if final:

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.moderation import Actor
+from bot.npcs.story import undo_with_answer  # issue 10: NPC turns in story rounds
 from bot.stories.core import NO_STORY
 from bot.stories.narrating import NarrationSteps
 from bot.stories.phases import Phase, doing
@@ -189,6 +190,7 @@ class StoryService(NarrationSteps):
             last = await turn_repo.last(conn, story.id)
             if last is None:
                 raise NotFound("There is nothing to undo yet.")
+            last = await undo_with_answer(conn, story.id, last)  # issue 10: an NPC's answer goes with its turn
             if last.seq <= story.summary_upto:  # its seq would be reused by a turn the prompt then skips
                 raise Conflict("That part is already folded into the story's summary, so it can no longer be undone.")
             await turn_repo.delete(conn, last.id)

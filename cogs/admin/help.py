@@ -110,6 +110,12 @@ SECTIONS: list[HelpSection] = [
             ("/scene add · remove · list", "Which NPCs are present in this channel", "/scene add npc:Mira"),
             ("/scene pin", "A fact an NPC never forgets here", "/scene pin npc:Mira fact:Alice owes her a coin"),
             ("/scene act", "The NPCs present talk among themselves", "/scene act turns:3"),
+            (
+                "In a story",
+                "NPCs in the story channel's scene answer a turn that names them, before the narrator; "
+                "`as_characters:true` posts each turn under the player's character name",
+                "/story start title:Salt genre:fantasy premise:A marsh as_characters:true",
+            ),
         ),
     ),
     HelpSection(

@@ -18,7 +18,7 @@ from bot.text import InputProblem, echo, quote, truncate
 from cogs.npcs import cards as cards_ui
 from cogs.npcs.views import ConfirmDelete, NpcForm
 from cogs.npcs.voice import NpcVoice, Speakable
-from cogs.ui import NO_PINGS, actor_of, bot_of, in_guild
+from cogs.ui import NO_PINGS, actor_of, admit, bot_of, in_guild
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,7 @@ class Npcs(commands.Cog):
     @app_commands.autocomplete(npc=npc_names)
     async def say(self, interaction: discord.Interaction, npc: str, text: app_commands.Range[str, 1, 1500]) -> None:
         channel = speakable(interaction)
+        await admit(interaction, "npcs", {"message": text})  # NPCs on here, and what is said passes the gate
         found = await self.service.get(in_guild(interaction), npc)
         speaker = interaction.user.display_name
         self.talk.rate.check(channel.id)  # refuse before anything is said or stored

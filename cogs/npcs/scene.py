@@ -14,8 +14,10 @@ from bot.llm.client import EngineError
 from bot.npcs.conversation import MAX_ACT_TURNS, RateLimited
 from bot.npcs.model import Npc
 from bot.text import InputProblem, quote
+from cogs.npcs import story as story_turns
+from cogs.npcs.admission import admit_message
 from cogs.npcs.cog import Npcs, npc_names, speakable
-from cogs.ui import NO_PINGS, actor_of, defer_public
+from cogs.ui import NO_PINGS, actor_of, admit, answer_deferred, defer_public
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ class Scenes(commands.Cog):
     @app_commands.autocomplete(npc=npc_names)
     async def add(self, interaction: discord.Interaction, npc: str) -> None:
         channel = speakable(interaction)
+        await admit(interaction, "npcs")
         joined = await self.talk.add_to_scene(actor_of(interaction), channel.id, npc)
         await interaction.response.send_message(f"🎭 **{quote(joined.name, 80)}** enters the scene.")
         if joined.first_mes:
@@ -69,6 +72,7 @@ class Scenes(commands.Cog):
     @app_commands.describe(turns=f"How many lines in all (1-{MAX_ACT_TURNS}, default 3)")
     async def act(self, interaction: discord.Interaction, turns: app_commands.Range[int, 1, MAX_ACT_TURNS] = 3) -> None:
         channel = speakable(interaction)
+        await admit(interaction, "npcs")
         if not await self.talk.scene(channel.id):
             raise InputProblem("No NPC is in this channel's scene. `/scene add` brings one in.")
         await defer_public(interaction)
@@ -76,10 +80,7 @@ class Scenes(commands.Cog):
         async for line in self.talk.act(channel.id, turns):
             await self.talk.posted(line, await self.npcs.voice.speak(channel, line.npc, line.shown))
             spoken += bool(line.text)
-        interaction.extras["public_defer_pending"] = False
-        await interaction.edit_original_response(
-            content=f"🎬 The scene plays out ({spoken} line{'s' if spoken != 1 else ''})."
-        )
+        await answer_deferred(interaction, f"🎬 The scene plays out ({spoken} line{'s' if spoken != 1 else ''}).")
 
     # --- plain messages (needs the message-content intent) ------------------------------------------
     @commands.Cog.listener()
@@ -92,8 +93,12 @@ class Scenes(commands.Cog):
         channel = message.channel
         if not isinstance(channel, discord.TextChannel | discord.Thread) or not message.content.strip():
             return
+        if await story_turns.take_message(self.bot, message):  # a player's turn in an as_characters story
+            return
         npc = await self._addressee(message)
         if npc is None and not await self.talk.scene(channel.id):
+            return
+        if await admit_message(self.bot, message) is None:  # NPCs off here, or blocked words: not heard
             return
         try:
             if npc is not None:

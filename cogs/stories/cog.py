@@ -16,10 +16,21 @@ from bot.stories.phases import Phase
 from bot.stories.rules import MIN_TIMEOUT, TURN_LIMIT, StoryOptions, parse_duration
 from bot.text import InputProblem, echo, quote
 from cogs.controls import Confirm
+from cogs.npcs import story as npc_story  # issue 10: NPCs and characters in story rounds
 from cogs.stories.render import lobby_embed, status_embed, turn_message, vote_embed
 from cogs.stories.runner import StoryRunner
 from cogs.stories.views import ContinueButton, LobbyButton, TurnModal, VoteButton, lobby_view
-from cogs.ui import NO_PINGS, actor_of, admit, channel_of, defer_public, guarded, in_guild, is_moderator
+from cogs.ui import (
+    NO_PINGS,
+    actor_of,
+    admit,
+    answer_deferred,
+    channel_of,
+    defer_public,
+    guarded,
+    in_guild,
+    is_moderator,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +92,14 @@ class Stories(commands.Cog):
         mode="How turns work (default round-robin)", turn_timeout="Round-robin: time per turn, like 90s, 10m or 2h",
         rounds="Rounds until the ending (0 = until /story end)", narrate_every="Free mode: contributions per narration",
         choices="Let players vote between continuations",
+        as_characters="Post each turn under the player's character name and avatar (needs Manage Webhooks)",
     )  # fmt: skip
     @app_commands.choices(mode=MODES)
     @app_commands.choices(choices=CHOICES)
     async def start(
         self, interaction: discord.Interaction, title: str, genre: str, premise: str, mode: str = "round-robin",
         turn_timeout: str = "", rounds: app_commands.Range[int, 0, 100] = 0,
-        narrate_every: app_commands.Range[int, 1, 10] = 3, choices: int = 0,
+        narrate_every: app_commands.Range[int, 1, 10] = 3, choices: int = 0, as_characters: bool = False,
     ) -> None:  # fmt: skip
         settings = await admit(interaction, "stories", {"title": title, "genre": genre, "premise": premise})
         actor = actor_of(interaction)
@@ -99,6 +111,8 @@ class Stories(commands.Cog):
         story = await self.service.create(
             in_guild(interaction), channel_of(interaction), user.id, user.display_name, options
         )
+        if as_characters:  # issue 10: players' turns posted under their characters' names
+            await self.bot.npc_story.set_as_characters(story.id, True)
         view = await self.service.view_of(story.id)
         await interaction.response.send_message(embed=lobby_embed(view), view=lobby_view(story.id, started=False))
         message = await interaction.original_response()
@@ -190,9 +204,11 @@ class Stories(commands.Cog):
             )
             return
         assert outcome.turn is not None and outcome.player is not None
-        await interaction.response.send_message(
-            turn_message(outcome.player.name, outcome.story, outcome.turn.text), allowed_mentions=NO_PINGS
-        )
+        if not await npc_story.post_turn(self.bot, interaction, outcome):  # issue 10: as_characters
+            await interaction.response.send_message(
+                turn_message(outcome.player.name, outcome.story, outcome.turn.text), allowed_mentions=NO_PINGS
+            )
+        await npc_story.answer_turn(self.bot, interaction, outcome)  # issue 10: an addressed NPC answers first
         await self.runner.apply(outcome)
 
     @story.command(name="undo", description="Remove the last turn (the starter or a moderator).")
@@ -333,12 +349,8 @@ class Stories(commands.Cog):
     async def recap(self, interaction: discord.Interaction) -> None:
         await defer_public(interaction)
         story, text = await self.bot.narrator.recap(channel_of(interaction))
-        interaction.extras["public_defer_pending"] = False
         body = echo(text) or "…the story has barely begun."
-        await interaction.edit_original_response(
-            content=f"📜 **Previously on** *{quote(story.title, 120)}*…\n\n{body}"[:2000],
-            allowed_mentions=NO_PINGS,
-        )
+        await answer_deferred(interaction, f"📜 **Previously on** *{quote(story.title, 120)}*…\n\n{body}"[:2000])
 
     @story.command(name="export", description="The whole story as a file, with credits and chapters.")
     @app_commands.choices(format=FORMATS)

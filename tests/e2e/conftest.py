@@ -142,6 +142,7 @@ async def taleweaver(
     """
     request.node.add_marker(pytest.mark.timeout(pace.hang_guard, func_only=True), append=False)
     handle = BotHandle(fake, proxy.url, tmp_path / "taleweaver.db", world.guild, pace.engine_timeout, proxy=proxy)
+    handle.narration_tokens = getattr(request.module, "NARRATION_TOKENS", handle.narration_tokens)
     await handle.start()
     yield handle
     await handle.stop()

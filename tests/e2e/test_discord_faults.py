@@ -106,3 +106,31 @@ async def test_a_result_past_the_interaction_token_is_delivered_in_the_channel_n
     await save.wait_acknowledged(timeout=3)
     assert "Saved to the anthology" in (await save.wait_followups(count=1, timeout=30))[0].content
     assert await taleweaver.bot.unfinished.left_over("poem") == [], "nothing is left marked unfinished"
+
+
+async def test_a_recap_past_the_interaction_token_is_posted_in_the_channel_naming_who_asked(
+    fake: FakeDiscord, world: World, taleweaver: BotHandle
+) -> None:
+    """`/story recap` waits for the engine like a poem does (seen under load: bench.load's 200 commands kept
+    recaps in line past 15 minutes, and the bot failed to answer them): past the token, the recap is posted
+    in the channel after a line that names who asked."""
+    tavern, alice = world.channel, world.alice
+    await start_story(fake, tavern, alice, [])
+    await wait_narrations(taleweaver, tavern, 1)
+    fake.token_lifetime = 0.0
+    try:
+        ix = await fake.invoke(alice, tavern, "story recap")
+        await ix.wait_acknowledged(timeout=3)
+
+        def delivered() -> Message | None:
+            return next(
+                (m for m in fake.messages(tavern) if m.interaction_id is None and "Previously on" in m.content), None
+            )
+
+        recap = await taleweaver.wait(delivered, what="the recap, posted in the channel", channel=tavern)
+    finally:
+        fake.token_lifetime = 15 * 60.0
+    [notice] = [m for m in fake.messages(tavern) if m.content.startswith("📬")]
+    assert f"<@{alice.id}>" in notice.content and "`/story recap`" in notice.content and not notice.pinged_users
+    assert notice.id < recap.id, "who asked comes first"
+    assert recap.content.startswith("📜 **Previously on**") and not recap.pinged_users

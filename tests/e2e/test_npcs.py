@@ -8,6 +8,7 @@ the requests carried (allowed_mentions, thread_id), what was stored and what nev
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from fakediscord.permissions import MANAGE_GUILD, MANAGE_WEBHOOKS
 from storage import npc_memory
 from storage import npcs as npc_repo
 from tests.e2e.conftest import BotHandle, World, no_pings
+from tests.e2e.test_stories import answer
 from tests.support.engine_proc import EngineProcess
 from tests.support.engine_proxy import EngineProxy
 from tests.support.pace import Pace
@@ -285,7 +287,7 @@ async def test_avatar_from_an_uploaded_image_only(fake: FakeDiscord, world: Worl
 
 
 async def test_without_the_content_setting_plain_messages_are_not_read(
-    fake: FakeDiscord, world: World, tw: BotHandle
+    fake: FakeDiscord, world: World, tw: BotHandle, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert tw.bot is not None
     chan = fake.add_channel(world.guild, "quiet")
@@ -307,3 +309,33 @@ async def test_without_the_content_setting_plain_messages_are_not_read(
         heard = [line.text for line in await npc_memory.recent(conn, sol.id, chan.id, limit=10)]
     assert "And this?" in heard and "Sol, can you hear this?" not in heard
     assert len(npc_messages(fake, chan)) == 1, "only /npc say was answered"
+
+    # NPCs turned off in this channel (issue 10): /npc say, /scene act and /scene add are refused
+    # privately, and a plain "Sol, …" is not heard. Blocked words keep a line from an NPC the same way.
+    await answer(await fake.invoke(world.mod, chan, "config set", key="npcs_enabled", value="off", channel=chan))
+    for command, options in (("npc say", {"npc": "Sol", "text": "Are you there?"}), ("scene act", {}),
+                             ("scene add", {"npc": "Sol"})):  # fmt: skip
+        refused = await fake.invoke(world.alice, chan, command, **options)
+        shown = await answer(refused)
+        assert refused.ephemeral and "NPCs are turned off in this channel" in shown, (command, shown)
+    caplog.set_level(logging.INFO, logger="cogs.npcs.admission")
+    said = await fake.post_message(world.alice, chan, "Sol, is the switch off?")
+    await fake.wait_for(lambda: f"message {said.id} not taken" in caplog.text, 60, what="the message turned away")
+    await answer(await fake.invoke(world.mod, chan, "config set", key="npcs_enabled", value="on", channel=chan))
+    await answer(await fake.invoke(world.mod, chan, "config set", key="blocked_words", value="grue"))
+    try:
+        refused = await fake.invoke(world.alice, chan, "npc say", npc="Sol", text="Is the G\u200brue near?")
+        shown = await answer(refused)
+        assert refused.ephemeral and "blocked" in shown, shown
+        said = await fake.post_message(world.alice, chan, "Sol, is the grue near?")
+        await fake.wait_for(lambda: f"message {said.id} not taken" in caplog.text, 60, what="the message turned away")
+        ix = await fake.invoke(world.alice, chan, "npc say", npc="Sol", text="Back again?")
+        await ix.wait_acknowledged()
+        await wait_npc_lines(tw, chan, 2)
+    finally:
+        await answer(await fake.invoke(world.mod, chan, "config reset", key="blocked_words"))
+    async with tw.bot.db.read() as conn:
+        lines = await npc_memory.recent(conn, sol.id, chan.id, limit=20)
+    heard = [line.text for line in lines if line.speaker_kind == "player"]
+    assert heard[-1] == "Back again?" and not [t for t in heard if "switch" in t or "rue" in t or "there?" in t], heard
+    assert len(npc_messages(fake, chan)) == 2, "nothing refused was answered"

@@ -280,6 +280,15 @@ async def _write_feedback(conn: aiosqlite.Connection) -> None:
     )
 
 
+async def _write_npc_turns(conn: aiosqlite.Connection) -> None:
+    # 0009 (npc_turns): an NPC's line in a story round, and a story told as characters.
+    await conn.execute(
+        "INSERT INTO story_turns (story_id, seq, round, kind, author_id, text, tokens, words, created_at, speaker) "
+        "VALUES (1, 50, 1, 'npc', NULL, 'The lamp remembers.', 4, 3, 20.0, 'Mira ✨')"
+    )
+    await conn.execute("INSERT INTO story_characters (story_id, as_characters) VALUES (1, 1)")
+
+
 def _version(name: str) -> int:
     """A migration's number by its name (the lead renumbers migrations when branches merge)."""
     return next(m.version for m in load_migrations() if m.name == name)
@@ -305,6 +314,7 @@ WRITERS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     6: _write_npcs,  # 0006_npcs
     _version("feedback"): _write_feedback,
     _version("poem_craft"): _write_poem_craft,
+    _version("npc_turns"): _write_npc_turns,
 }
 
 
@@ -451,3 +461,46 @@ async def test_reads_wait_for_an_open_transaction(db: Database) -> None:
     release.set()
     await task
     assert await reader == 1
+
+
+async def test_the_npc_turns_rebuild_keeps_rows_ids_indexes_and_foreign_keys(tmp_path: Path) -> None:
+    """0009 rebuilds story_turns (a new CHECK): every row keeps its id, a narration's feedback still hangs off
+    its turn (a DROP with foreign keys on would have cascaded it away), and the keys still cascade after."""
+    path = tmp_path / "t.db"
+    rebuild = _version("npc_turns")
+    async with Database.open(path, migrate=False) as db:
+        await db.migrate(target=rebuild - 1)
+        async with db.transaction() as conn:
+            await _write_v1(conn)
+            await _write_v2(conn)
+            await conn.execute(
+                "INSERT INTO story_turns (id, story_id, seq, round, kind, author_id, text, created_at) "
+                "VALUES (41, 1, 2, 1, 'narrator', NULL, 'The sea rose.', 8.0)"
+            )
+            await conn.execute(
+                "INSERT INTO feedback_items (guild_id, kind, turn_id, prompt, text, consent, created_at) "
+                "VALUES (10, 'narration', 41, '[]', 'The sea rose.', 1, 8.5)"
+            )
+        before = await _snapshot(db)
+    async with Database.open(path) as db:
+        after = await _snapshot(db)
+        assert [{k: t[k] for k in before["story_turns"][0]} for t in after["story_turns"]] == before["story_turns"]
+        assert after["feedback_items"] == before["feedback_items"], "the rebuild cascaded into feedback"
+        async with db.read() as conn:
+            async with conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'story_turns'") as cur:
+                assert {r[0] for r in await cur.fetchall()} >= {"story_turns_by_round"}
+            async with conn.execute("PRAGMA foreign_keys") as cur:
+                assert (await cur.fetchone())[0] == 1, "foreign keys are back on after the rebuild"
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO story_turns (story_id, seq, round, kind, text, created_at, speaker)"
+                " VALUES (1, 3, 1, 'npc', 'Hm.', 9.0, 'Mira')"
+            )
+            add_turn = "INSERT INTO story_turns (story_id, seq, round, kind, text, created_at)"
+            with pytest.raises(sqlite3.IntegrityError):
+                await conn.execute(f"{add_turn} VALUES (1, 4, 1, 'bard', 'x', 9)")
+            with pytest.raises(sqlite3.IntegrityError):
+                await conn.execute(f"{add_turn} VALUES (999, 1, 1, 'npc', 'x', 9)")
+            await conn.execute("DELETE FROM stories WHERE id = 1")
+        after = await _snapshot(db)
+    assert not after["story_turns"] and not after["feedback_items"], "the keys cascade as before"

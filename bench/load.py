@@ -41,7 +41,7 @@ from bot.llm.client import EngineClient
 from bot.moderation import Actor
 from bot.settings import Settings
 from bot.stories.rules import StoryOptions
-from bot.streaming import BUSY, WAITING, WRITING
+from bot.streaming import BUSY, DRAFTING, WAITING, WRITING
 from fakediscord import Channel, FakeDiscord, FakeInteraction, Message, User
 from storage.db import Database
 from tests.support.engine_proc import start_engine
@@ -55,7 +55,7 @@ def log(message: str) -> None:
 
 
 def spinning(content: str) -> bool:
-    return WRITING in content or WAITING in content or BUSY in content
+    return WRITING in content or WAITING in content or BUSY in content or DRAFTING in content
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -148,6 +148,19 @@ def outcome(fake: FakeDiscord, ix: FakeInteraction, late: frozenset[int] | set[i
     return "completed" if done else "refused"
 
 
+def answer_text(ix: FakeInteraction) -> str:
+    """What the user was told: the immediate answer, or the deferred response as it stands."""
+    if ix.response_type == 4:
+        return str((ix.response_data or {}).get("content") or "")
+    return ix.original.content if ix.original is not None else ""
+
+
+def gist(text: str) -> str:
+    """A refusal or a stuck message, shortened to what kind of answer it is (ids and numbers dropped)."""
+    words = " ".join(text.split())
+    return "".join("#" if c.isdigit() else c for c in words)[:90]
+
+
 def finished_at(message: Message) -> float | None:
     """When the message stopped claiming to be written (its first settled version)."""
     for version in message.history:
@@ -157,11 +170,13 @@ def finished_at(message: Message) -> float | None:
 
 
 def first_text_at(message: Message) -> float | None:
+    """When the first words showed: streamed text, or for a checked form (drafted behind a progress line,
+    the best draft shown whole) the finished poem."""
     for version in message.history:
         body = version.content.split("\n\n", 1)[-1]
         if WRITING in version.content and body.replace(WRITING, "").strip():
             return version.at.timestamp()
-    return None
+    return finished_at(message)
 
 
 async def settle(fake: FakeDiscord, ixs: list[FakeInteraction], idle_limit: float) -> None:
@@ -276,6 +291,7 @@ async def burst(fake: FakeDiscord, bot: Taleweaver, world: World, args: argparse
         if ix.command_name == "poem" and ix.original is not None and (first := first_text_at(ix.original)) is not None
     ]
     writes = list(bot.db.write_seconds)[writes_before:]
+    said = {kind: Counter(gist(answer_text(ix)) for ix in ixs if outcome(fake, ix, late) == kind) for kind in outcomes}
     p50 = percentile(ttft, 0.5)
     return {
         "commands": len(plan),
@@ -290,6 +306,8 @@ async def burst(fake: FakeDiscord, bot: Taleweaver, world: World, args: argparse
         "completed_in_channel_after_15_min": outcomes["late"],
         "refused": outcomes["refused"],
         "unanswered": outcomes["pending"],
+        "refusals": dict(said.get("refused", Counter()).most_common(8)),  # what the refused were told
+        "unanswered_show": dict(said.get("pending", Counter()).most_common(8)),  # what the stuck ones show
         "narrations": sum(1 for m in fake.all_messages() if m.author.bot and m.content.startswith(NARRATOR)),
         "fairness": fairness(fake, world, began),
         "ttft_poem_p50_s": _round(p50, 2),

@@ -281,6 +281,7 @@ async def burst(fake: FakeDiscord, bot: Taleweaver, world: World, args: argparse
     ixs = await asyncio.gather(*(fire(*command) for command in plan))
     await settle(fake, ixs, idle_limit=args.idle_limit)
     elapsed = time.time() - began
+    health = await bot.engine.health()  # at the end (or the stall): is anything still in the engine?
     rss_after = process.memory_info().rss
     late = late_answers(fake, ixs)
     outcomes = Counter(outcome(fake, ix, late) for ix in ixs)
@@ -308,6 +309,7 @@ async def burst(fake: FakeDiscord, bot: Taleweaver, world: World, args: argparse
         "unanswered": outcomes["pending"],
         "refusals": dict(said.get("refused", Counter()).most_common(8)),  # what the refused were told
         "unanswered_show": dict(said.get("pending", Counter()).most_common(8)),  # what the stuck ones show
+        "engine_at_end": {"running": health.running, "queue_depth": health.queue_depth, "status": health.status},
         "narrations": sum(1 for m in fake.all_messages() if m.author.bot and m.content.startswith(NARRATOR)),
         "fairness": fairness(fake, world, began),
         "ttft_poem_p50_s": _round(p50, 2),

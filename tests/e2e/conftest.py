@@ -85,6 +85,9 @@ class BotHandle:
     async def stop(self) -> None:
         if self.bot is not None:
             await self.bot.close()
+            # A poem or narration still being written dies with the closed HTTP session, as in a crash; its
+            # task is reaped here, or its "Session is closed" is logged much later, inside another test.
+            await self.bot.unfinished.settle(0)
         if self._task is not None:
             await self._task
         await self._stack.aclose()

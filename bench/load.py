@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -117,19 +118,14 @@ def commands(world: World, count: int) -> list[tuple[User, Channel, str, dict[st
 
 def late_answers(fake: FakeDiscord, ixs: list[FakeInteraction]) -> set[int]:
     """The commands whose token expired while they waited (Discord allows 15 minutes) and whose answer the
-    bot then posted in the channel, after a "📬 @user: your `/command` took longer…" notice (one per command)."""
-    notices = Counter(
-        (m.channel_id, m.content.split(">", 1)[0], m.content.split("`", 2)[1])
+    bot then posted in the channel, after a "📬 @user: your `/command` took longer…" notice that replies to
+    the command's own response (one per command)."""
+    replied = {
+        int(m.message_reference["message_id"])
         for m in fake.all_messages()
-        if m.author.bot and m.interaction_id is None and m.content.startswith("📬 <@") and m.content.count("`") >= 2
-    )
-    late: set[int] = set()
-    for ix in sorted(ixs, key=lambda ix: ix.created_at):
-        key = (ix.channel.id, f"📬 <@{ix.user.id}", f"/{ix.command_name}")
-        if notices[key] > 0 and time.monotonic() - ix.created_at > fake.token_lifetime:
-            notices[key] -= 1
-            late.add(ix.id)
-    return late
+        if m.author.bot and m.interaction_id is None and m.content.startswith("📬 <@") and m.message_reference
+    }
+    return {ix.id for ix in ixs if ix.original is not None and ix.original.id in replied}
 
 
 def outcome(fake: FakeDiscord, ix: FakeInteraction, late: frozenset[int] | set[int] = frozenset()) -> str:
@@ -234,7 +230,11 @@ def fairness(fake: FakeDiscord, world: World, began: float) -> dict[str, Any]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    log("starting the engine (default model)")
+    handler = logging.FileHandler(tmp / "bot.log")  # the bot's own log: why a command went unanswered
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("discord").setLevel(logging.WARNING)
+    log(f"starting the engine (default model); the bot logs to {tmp / 'bot.log'}")
     engine = start_engine(tmp / "engine")
     try:
         async with FakeDiscord() as fake, Database.open(tmp / "taleweaver.db") as db:

@@ -31,6 +31,8 @@ EXPIRED = (
     "📬 <@{user}>: your {command} took longer than Discord lets me answer under a command (15 minutes), "
     "so here it is as a message."
 )
+MOVED = "📬 *Answered in the channel: {link}* (a command's own reply can be changed for 15 minutes only)."
+RESPONSE_ID = "response_message_id"  # interaction.extras: the id of the interaction's own response message
 
 OnMessage = Callable[[int], Awaitable[None]]
 
@@ -42,7 +44,9 @@ async def defer_public(interaction: discord.Interaction) -> int | None:
     """Acknowledge now (Discord allows 3 s) with a public "thinking…" placeholder; returns its message id."""
     response = await interaction.response.defer(thinking=True)
     interaction.extras["public_defer_pending"] = True
-    return response.message_id if response is not None else None
+    message_id = response.message_id if response is not None else None
+    interaction.extras[RESPONSE_ID] = message_id
+    return message_id
 
 
 def _view_on_final(view: discord.ui.View | None, final: bool, working: discord.ui.View | None = None) -> dict[str, Any]:
@@ -151,6 +155,7 @@ class InteractionSink:
             message = await self._interaction.edit_original_response(
                 content=content, allowed_mentions=NO_PINGS, **extra
             )
+            self._interaction.extras[RESPONSE_ID] = message.id
             self.last = ORIGINAL
         else:
             message = await self._interaction.followup.send(content, wait=True, allowed_mentions=NO_PINGS, **extra)
@@ -188,11 +193,39 @@ def reply_channel(ix: discord.Interaction) -> discord.abc.Messageable:
     return ix.channel or ix.client.get_partial_messageable(ix.channel_id or 0)  # type: ignore[return-value]
 
 
+def response_id(ix: discord.Interaction) -> int | None:
+    """The id of the interaction's own response: its "thinking…" placeholder or first page (recorded as they
+    are made), else, for a button that edits its message in place, that message."""
+    known = ix.extras.get(RESPONSE_ID)
+    if known is not None:
+        return int(known)
+    return ix.message.id if ix.message is not None else None
+
+
 async def announce_expired(ix: discord.Interaction) -> None:
-    """Say in the channel, before the late answer itself, whose command it answers."""
+    """Say in the channel, before the late answer itself, whose command it answers.
+
+    The notice replies to the command's own response, and that response (which the expired token can no
+    longer change, and which would otherwise say "in line…" forever) is edited through the channel, as
+    Discord allows for a message that is not ephemeral, to point at the notice.
+    """
     command = f"`/{ix.command.qualified_name}`" if ix.command else "their request"
     log.info("the token of %s in channel %s expired; answering in the channel", command, ix.channel_id)
-    await reply_channel(ix).send(EXPIRED.format(user=ix.user.id, command=command), allowed_mentions=NO_PINGS)
+    original = response_id(ix)
+    channel = reply_channel(ix)
+    reply: dict[str, Any] = {}
+    if original is not None:
+        reply["reference"] = discord.MessageReference(
+            message_id=original, channel_id=ix.channel_id or 0, fail_if_not_exists=False
+        )
+    notice = await channel.send(EXPIRED.format(user=ix.user.id, command=command), allowed_mentions=NO_PINGS, **reply)
+    if original is None:
+        return
+    stale = ix.client.get_partial_messageable(ix.channel_id or 0).get_partial_message(original)
+    try:
+        await stale.edit(content=MOVED.format(link=notice.jump_url), view=None, allowed_mentions=NO_PINGS)
+    except discord.HTTPException:  # deleted, or ephemeral: the notice alone says it
+        log.info("could not point the expired response %s at its answer", original, exc_info=True)
 
 
 async def answer_deferred(ix: discord.Interaction, content: str) -> None:

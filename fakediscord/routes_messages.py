@@ -130,7 +130,9 @@ async def get_message(store: Store, req: ApiRequest) -> JSON:
 async def patch_message(store: Store, req: ApiRequest) -> JSON:
     channel = visible_channel(store, req)
     msg = _message(store, channel, req)
-    if msg.author.id != store.bot.id or msg.webhook_id is not None:
+    # The bot's own messages, its interaction responses included (not ephemeral ones: `_message` hides
+    # those): Discord lets the bot token edit them after the interaction token has expired.
+    if msg.author.id != store.bot.id or msg.webhook_id not in (None, store.application_id):
         raise APIError(403, 50005, "Cannot edit a message authored by another user")
     return payloads.message(store, edit_message(store, msg, req.body, req.uploads))
 

@@ -94,14 +94,16 @@ async def test_a_result_past_the_interaction_token_is_delivered_in_the_channel_n
 
     poem = await taleweaver.wait(delivered, what="the poem, posted in the channel", channel=library)
     fake.token_lifetime = 15 * 60.0
-    [notice] = [m for m in fake.messages(library) if m.content.startswith("📬")]
+    assert ix.original is not None
+    [notice] = [m for m in fake.messages(library) if m.interaction_id is None and m.content.startswith("📬")]
     assert f"<@{alice.id}>" in notice.content and "`/poem`" in notice.content and not notice.pinged_users
     assert notice.id < poem.id, "who asked comes first"
     number = poem_id(poem)
     assert (await taleweaver.bot.poems.get(number)).text in poem.content
     assert poem.custom_ids[:3] == [f"poem:{a}:{number}" for a in ("regen", "another", "save")]  # then Delete, 👍/👎
-    unfinished = [m for m in fake.messages(library) if m.author.bot and m.id not in (notice.id, poem.id)]
-    assert all(m.loading for m in unfinished), "besides the expired placeholder, nothing else was posted"
+    others = [m for m in fake.messages(library) if m.author.bot and m.id not in (notice.id, poem.id)]
+    assert [m.id for m in others] == [ix.original.id], "besides the expired placeholder, nothing else was posted"
+    assert_points_at(ix.original, notice)
     save = await fake.click(alice, poem, label="Save to anthology")
     await save.wait_acknowledged(timeout=3)
     assert "Saved to the anthology" in (await save.wait_followups(count=1, timeout=30))[0].content
@@ -130,7 +132,18 @@ async def test_a_recap_past_the_interaction_token_is_posted_in_the_channel_namin
         recap = await taleweaver.wait(delivered, what="the recap, posted in the channel", channel=tavern)
     finally:
         fake.token_lifetime = 15 * 60.0
-    [notice] = [m for m in fake.messages(tavern) if m.content.startswith("📬")]
+    [notice] = [m for m in fake.messages(tavern) if m.interaction_id is None and m.content.startswith("📬")]
     assert f"<@{alice.id}>" in notice.content and "`/story recap`" in notice.content and not notice.pinged_users
     assert notice.id < recap.id, "who asked comes first"
     assert recap.content.startswith("📜 **Previously on**") and not recap.pinged_users
+    assert ix.original is not None
+    assert_points_at(ix.original, notice)
+
+
+def assert_points_at(placeholder: Message, notice: Message) -> None:
+    """The command's own response, which its expired token can no longer change, is edited through the
+    channel to point at the answer (not left "thinking…" or "in line" forever), and the notice replies to it."""
+    assert (notice.message_reference or {}).get("message_id") == str(placeholder.id), "the notice replies to it"
+    assert not placeholder.loading and placeholder.content.startswith("📬"), placeholder.content
+    assert f"/{notice.id}" in placeholder.content, "it links to the notice"
+    assert not placeholder.custom_ids, "no Cancel button is left on it"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -14,7 +15,7 @@ from bot.craft import ENGLISH, LANGUAGES, Form, FormCheck, UnknownForm, best_dra
 from bot.craft.forms import ACROSTIC_WORD_LIMIT, acrostic_letters, poem_messages
 from bot.drafts import Drafting, Drafts, write_drafts
 from bot.errors import NotAllowed, NotFound
-from bot.llm.client import EngineClient, Finished, Queued, Sampling, TextDelta
+from bot.llm.client import EngineBusy, EngineClient, Finished, Queued, Sampling, TextDelta
 from bot.llm.types import ChatMessage, message
 from bot.safety import objection
 from bot.safety.gate import SafetyContext, SafetyGate, Verdict, rating_rules
@@ -23,6 +24,8 @@ from storage import guilds
 from storage import poems as repo
 from storage.db import Database
 from storage.poems import Poem, StoredDraft
+
+log = logging.getLogger(__name__)
 
 TOPIC_LIMIT = 200
 MOOD_LIMIT = 60
@@ -194,10 +197,11 @@ class PoemService:
         where it is written (length and temperature caps, rating, blocked words).
 
         A checked form (not free verse) with more than one draft: N drafts in one request, progress as
-        `Drafting`, then the best by its form check. Otherwise one draft, streamed as `TextDelta`s (the
-        whole text so far). Both end with the stored poem. The text is stored only when the engine
-        finished or ran out of time (then up to its last whole line); a failure leaves the poem as it was.
-        What is stored and shown has passed the safety gate (blocked words blacked out, or withheld).
+        `Drafting`, then the best by its form check (or, when the engine's line has no room for N, one
+        draft after all). Otherwise one draft, streamed as `TextDelta`s (the whole text so far). Both end
+        with the stored poem. The text is stored only when the engine finished or ran out of time (then up
+        to its last whole line); a failure leaves the poem as it was. What is stored and shown has passed
+        the safety gate (blocked words blacked out, or withheld).
         """
         settings = settings or defaults()
         form, checked = self.form_of(poem)
@@ -257,11 +261,23 @@ class PoemService:
             seconds=self._draft_seconds,
             clock=self._clock,
         )
-        async for event in drafting:
-            if isinstance(event, Drafts):
-                result = event
-            else:
+        wrote = False
+        try:
+            async for event in drafting:
+                if isinstance(event, Drafts):
+                    result = event
+                else:
+                    wrote = wrote or isinstance(event, Drafting)
+                    yield event
+        except EngineBusy:
+            if wrote:
+                raise
+            # The engine's line had no room for n drafts (each takes a place in it; a burst of poems fills
+            # it n times as fast). Nothing was written yet: one draft, streamed, beats a refusal.
+            log.info("no room in the engine's line for %d drafts of poem %d; writing one", n, poem.id)
+            async for event in self._stream_one(poem, settings, continuing=False):
                 yield event
+            return
         assert result is not None
         finished = result.finished()
         pool = finished or list(range(n))  # none finished in time: the furthest-along of the cut ones

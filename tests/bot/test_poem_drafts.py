@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+import pytest
 from aiohttp import web
 
 from bot.craft import check, get_form
 from bot.drafts import Drafting, Drafts, write_drafts
-from bot.llm.client import EngineClient, Finished, Queued, Sampling, TextDelta
+from bot.llm.client import EngineBusy, EngineClient, Finished, Queued, Sampling, TextDelta
 from bot.poems import PoemDone, PoemRequest, PoemService
 from storage.db import Database
 from tests.bot.conftest import StartServer
@@ -172,3 +173,44 @@ async def test_a_chinese_quatrain_is_asked_in_chinese_and_checked_by_characters(
     assert "五言绝句" in bodies[0]["messages"][-1]["content"]
     assert isinstance(done, PoemDone) and done.check is not None and done.check.unit == "characters"
     assert done.check.passed and done.check.summary.startswith("form checked: 4/4 lines")
+
+
+async def test_with_no_room_in_the_engines_line_for_the_drafts_one_is_streamed(
+    db: Database, scripted: StartServer
+) -> None:
+    """The engine answers 429 (its line is full) to a request for 4 drafts, which takes 4 places in it, and
+    takes one: the poem is written as one streamed draft, checked as usual, instead of being refused."""
+    bodies: list[dict] = []
+    streamed = batched_chat([GOOD], bodies)
+
+    async def one_place(request: web.Request) -> web.StreamResponse:
+        if (await request.json()).get("n", 1) > 1:
+            bodies.append(await request.json())
+            raise web.HTTPTooManyRequests(headers={"Retry-After": "7"}, text='{"error": {"message": "queue full"}}')
+        return await streamed(request)
+
+    url = await scripted({("POST", "/v1/chat/completions"): one_place})
+    async with EngineClient(url) as client:
+        service = PoemService(db, client, drafts=4)
+        poem = await service.create(request(form="haiku"))
+        events = [event async for event in service.compose(poem)]
+    assert [b.get("n", 1) for b in bodies] == [4, 1], "four drafts were asked for, then one"
+    assert any(isinstance(e, TextDelta) for e in events), "the one draft streams as it is written"
+    done = events[-1]
+    assert isinstance(done, PoemDone) and done.poem.text == GOOD and done.poem.drafts == 1
+    assert done.check is not None and done.check.passed, "it is checked like any poem of its form"
+    assert await service.drafts(poem.id) == [], "no drafts to choose from were kept"
+
+
+async def test_a_full_line_for_a_single_draft_is_still_a_clear_refusal(db: Database, scripted: StartServer) -> None:
+    async def full(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPTooManyRequests(headers={"Retry-After": "7"}, text='{"error": {"message": "queue full"}}')
+
+    url = await scripted({("POST", "/v1/chat/completions"): full})
+    async with EngineClient(url) as client:
+        service = PoemService(db, client, drafts=4)
+        poem = await service.create(request(form="haiku"))
+        with pytest.raises(EngineBusy) as caught:
+            [event async for event in service.compose(poem)]
+    assert caught.value.retry_after == 7
+    assert (await service.get(poem.id)).text == "", "nothing is stored for a poem that was not written"

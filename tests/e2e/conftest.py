@@ -128,8 +128,15 @@ def world(fake: FakeDiscord) -> World:
 
 
 @pytest.fixture
-async def proxy(engine: EngineProcess) -> AsyncIterator[EngineProxy]:
-    proxy = await EngineProxy(engine.url).start()
+def engine_url(engine: EngineProcess) -> str:
+    """The engine the test's bot talks to: the session's. A module that serves its own engine (started with
+    other settings) overrides this fixture, and gets `proxy` and `taleweaver` in front of that one."""
+    return engine.url
+
+
+@pytest.fixture
+async def proxy(engine_url: str) -> AsyncIterator[EngineProxy]:
+    proxy = await EngineProxy(engine_url).start()
     yield proxy
     await proxy.stop()
 

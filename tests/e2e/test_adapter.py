@@ -5,7 +5,7 @@ poem written through the loopback Discord whose engine request names the adapter
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -16,8 +16,6 @@ from tests.e2e.conftest import BotHandle, World
 from tests.e2e.test_poems import write_poem
 from tests.engine.test_finetune import finetune, sample_rows, short_poems, write_jsonl
 from tests.support.engine_proc import EngineProcess, start_engine
-from tests.support.engine_proxy import EngineProxy
-from tests.support.pace import Pace
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +40,8 @@ def style_engine(tmp_path_factory: pytest.TempPathFactory, style_adapter: Path) 
 
 
 @pytest.fixture
-async def styled(
-    fake: FakeDiscord, world: World, style_engine: EngineProcess, tmp_path: Path, pace: Pace
-) -> AsyncIterator[BotHandle]:
-    proxy = await EngineProxy(style_engine.url).start()
-    handle = BotHandle(fake, proxy.url, tmp_path / "taleweaver.db", world.guild, pace.engine_timeout, proxy=proxy)
-    await handle.start()
-    yield handle
-    await handle.stop()
-    await proxy.stop()
+def engine_url(style_engine: EngineProcess) -> str:
+    return style_engine.url
 
 
 async def reply(ix: FakeInteraction) -> str:
@@ -63,7 +54,7 @@ async def reply(ix: FakeInteraction) -> str:
 
 
 async def test_a_server_writes_with_its_chosen_adapter(
-    fake: FakeDiscord, world: World, styled: BotHandle, style_adapter: Path, style_engine: EngineProcess
+    fake: FakeDiscord, world: World, taleweaver: BotHandle, style_adapter: Path, style_engine: EngineProcess
 ) -> None:
     metrics = json.loads((style_adapter / "metrics.json").read_text())
     assert metrics["validation_after"]["loss"] < metrics["validation_before"]["loss"], metrics
@@ -85,10 +76,10 @@ async def test_a_server_writes_with_its_chosen_adapter(
     status = await fake.invoke(world.alice, chan, "status")
     assert "style" in await reply(status), "/status shows the server's storyteller"
 
-    assert styled.proxy is not None
-    before = len(styled.proxy.requests)
-    _, poem = await write_poem(styled, world, topic="harbour lights", form="haiku")
-    sent = [json.loads(b) for b in styled.proxy.requests[before:]]
+    assert taleweaver.proxy is not None
+    before = len(taleweaver.proxy.requests)
+    _, poem = await write_poem(taleweaver, world, topic="harbour lights", form="haiku")
+    sent = [json.loads(b) for b in taleweaver.proxy.requests[before:]]
     assert sent and all(body["model"] == "style" for body in sent), [b["model"] for b in sent]
     assert "harbour lights" in json.dumps(sent[0]["messages"])
     assert poem.content.startswith("**Haiku**")

@@ -6,17 +6,13 @@ one streamed draft instead, and the user gets it."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-from fakediscord import FakeDiscord
 from tests.e2e.conftest import BotHandle, World
 from tests.e2e.test_poems import poem_id, write_poem
 from tests.support.engine_proc import EngineProcess, start_engine
-from tests.support.engine_proxy import EngineProxy
-from tests.support.pace import Pace
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +23,16 @@ def narrow_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnginePr
 
 
 @pytest.fixture
-async def narrow(
-    fake: FakeDiscord, world: World, narrow_engine: EngineProcess, tmp_path: Path, pace: Pace
-) -> AsyncIterator[BotHandle]:
-    proxy = await EngineProxy(narrow_engine.url).start()
-    handle = BotHandle(fake, proxy.url, tmp_path / "taleweaver.db", world.guild, pace.engine_timeout, proxy=proxy)
-    await handle.start()
-    yield handle
-    await handle.stop()
-    await proxy.stop()
+def engine_url(narrow_engine: EngineProcess) -> str:
+    return narrow_engine.url
 
 
-async def test_a_poem_with_no_room_for_its_drafts_is_written_as_one(world: World, narrow: BotHandle) -> None:
-    assert narrow.bot is not None and narrow.proxy is not None
-    _, message = await write_poem(narrow, world, topic="a lighthouse in fog", form="haiku")
-    asked = [json.loads(body).get("n", 1) for body in narrow.proxy.requests]
+async def test_a_poem_with_no_room_for_its_drafts_is_written_as_one(world: World, taleweaver: BotHandle) -> None:
+    assert taleweaver.bot is not None and taleweaver.proxy is not None
+    _, message = await write_poem(taleweaver, world, topic="a lighthouse in fog", form="haiku")
+    asked = [json.loads(body).get("n", 1) for body in taleweaver.proxy.requests]
     assert asked == [4, 1], "four drafts were asked for, the engine had no room, then one"
-    poem = await narrow.bot.poems.get(poem_id(message))
+    poem = await taleweaver.bot.poems.get(poem_id(message))
     assert poem.text and poem.text in message.content and poem.drafts == 1
     assert "busy" not in message.content, "the user is not told to come back later"
     assert message.custom_ids[:3] == [f"poem:{a}:{poem.id}" for a in ("regen", "another", "save")]

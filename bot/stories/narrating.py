@@ -66,7 +66,16 @@ class NarrationSteps(StoryCore):
         choices = story.choices if kind == NarrationKind.ROUND and story.choices > 1 else 1
         n = max(choices, self._narration_drafts)  # best of N: one batched request, the drafts scored
         settings = await self.settings(story)
-        sampling = Sampling(
+        sampling = self._sampling(settings, players, n)
+        messages = with_rules(prompt.messages, settings)
+        return NarrationPlan(
+            story, kind, messages, sampling, players, prompt.tokens, takes=takes, choices=choices, settings=settings
+        )
+
+    def _sampling(self, settings: ConfigSnapshot, players: list[Player], n: int = 1) -> Sampling:
+        """How the narrator writes under the story's settings: `n` takes in one batched request, each stopped
+        before it speaks for a player."""
+        return Sampling(
             max_tokens=settings.tokens(self._narration_tokens),
             temperature=settings.heat(0.85),
             top_p=0.95,
@@ -74,10 +83,6 @@ class NarrationSteps(StoryCore):
             n=n,
             presence_penalty=self._presence_penalty,
             frequency_penalty=self._frequency_penalty,
-        )
-        messages = with_rules(prompt.messages, settings)
-        return NarrationPlan(
-            story, kind, messages, sampling, players, prompt.tokens, takes=takes, choices=choices, settings=settings
         )
 
     async def _take_context(
@@ -151,14 +156,7 @@ class NarrationSteps(StoryCore):
             players = await repo.players(conn, story.id)
             prompt = await self.memory.build(conn, story, players, continue_instruction())
         settings = await self.settings(story)
-        sampling = Sampling(
-            max_tokens=settings.tokens(self._narration_tokens),
-            temperature=settings.heat(0.85),
-            top_p=0.95,
-            stop=stop_sequences(players),
-            presence_penalty=self._presence_penalty,
-            frequency_penalty=self._frequency_penalty,
-        )
+        sampling = self._sampling(settings, players)
         messages = with_rules(prompt.messages, settings)
         kind = NarrationKind.CONTINUATION
         return NarrationPlan(story, kind, messages, sampling, players, prompt.tokens, settings=settings), turn
